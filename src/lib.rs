@@ -8,3 +8,5 @@
 //! - [`api`]: the local HTTP/JSON API on a unix socket.
 
 pub mod paths;
+pub mod config;
+pub mod host;

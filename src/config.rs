@@ -1,0 +1,267 @@
+//! Daemon settings: `<root>/etc/paddock/paddockd.yaml`.
+//!
+//! Every key has a default, so a missing file is a valid configuration. Keys
+//! are documented in the README ("paddockd.yaml"); unknown keys are errors, so
+//! a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+/// Turns a YAML error into one that names the file, line and column.
+pub fn yaml_error(path: &Path, err: &serde_saphyr::Error) -> ConfigError {
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let message = err.without_snippet().to_string();
+    let message = message.lines().next().unwrap_or_default().to_string();
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Reads and parses a YAML settings file; a missing file gives the defaults.
+pub fn load_yaml<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    serde_saphyr::from_str(&text).map_err(|e| yaml_error(path, &e))
+}
+
+/// A duration written as "100ms", "10s", "1m30s" or "2h".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s)
+            .map(HumanDuration)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {s:?} (expected e.g. \"100ms\", \"10s\", \"1m30s\")")))
+    }
+}
+
+/// Parses compose-style durations: a sequence of NUMBER UNIT with units
+/// `us`, `ms`, `s`, `m`, `h`; a bare number means seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (num, tail) = rest.split_at(num_end);
+        let value: f64 = num.parse().ok()?;
+        let unit_end = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let scale = match unit {
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += Duration::from_secs_f64(value * scale);
+        rest = tail;
+    }
+    Some(total)
+}
+
+/// `paddockd.yaml`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    pub clock: ClockConfig,
+    pub logs: LogConfig,
+    pub backoff: BackoffConfig,
+    /// Bind-mount /perm/container-storage at /var when /var is not a mount.
+    pub bind_var: bool,
+    /// Platform to pull, as `os/arch[/variant]`; default: the host's.
+    pub platform: Option<String>,
+    /// Path of `paddock-runner`; default: next to `paddockd`, then $PATH.
+    pub runner: Option<PathBuf>,
+    /// Remove images and layers no manifest uses after manifests change.
+    pub auto_prune: bool,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            clock: ClockConfig::default(),
+            logs: LogConfig::default(),
+            backoff: BackoffConfig::default(),
+            bind_var: true,
+            platform: None,
+            runner: None,
+            auto_prune: true,
+        }
+    }
+}
+
+/// When the clock counts as trustworthy (images are pulled over TLS, whose
+/// certificates need a correct clock).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Wait at all (containers can still opt out with `wait_for_clock: false`).
+    pub wait: bool,
+    /// The file an NTP client creates once synced; relative paths are under
+    /// the root prefix. Default: `/run/paddock/clock-synced`.
+    pub synced_marker: Option<PathBuf>,
+    /// The clock is also trusted once wall time is past this instant
+    /// (RFC 3339). Default: the time paddockd was built.
+    pub not_before: Option<String>,
+    /// How often to look again.
+    pub poll_interval: HumanDuration,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        Self {
+            wait: true,
+            synced_marker: None,
+            not_before: None,
+            poll_interval: HumanDuration(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// Container log retention.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Lines of each container's output kept in memory.
+    pub buffer_lines: usize,
+    /// Size at which `current.log` is rotated.
+    pub max_file_bytes: u64,
+    /// Rotated files kept besides `current.log`.
+    pub max_files: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            buffer_lines: 1000,
+            max_file_bytes: 1024 * 1024,
+            max_files: 3,
+        }
+    }
+}
+
+/// Restart backoff, as docker's: start, double each time, cap; reset once a
+/// container has run for `reset_after` (moby#41856 asks for these knobs).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackoffConfig {
+    pub initial: HumanDuration,
+    pub max: HumanDuration,
+    pub reset_after: HumanDuration,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        Self {
+            initial: HumanDuration(Duration::from_millis(100)),
+            max: HumanDuration(Duration::from_secs(60)),
+            reset_after: HumanDuration(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl BackoffConfig {
+    /// The delay before restart number `attempt` (0 = first restart).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(30));
+        self.initial.0.saturating_mul(factor).min(self.max.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_compose() {
+        assert_eq!(parse_duration("100ms"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10x"), None);
+        assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = BackoffConfig::default();
+        assert_eq!(b.delay(0), Duration::from_millis(100));
+        assert_eq!(b.delay(3), Duration::from_millis(800));
+        assert_eq!(b.delay(20), Duration::from_secs(60));
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paddockd.yaml");
+        std::fs::write(&path, "logs:\n  buffer_lines: 10\n  max_filez: 3\n").unwrap();
+        let err = load_yaml::<DaemonConfig>(&path).unwrap_err().to_string();
+        assert!(err.contains("paddockd.yaml:3:3"), "{err}");
+        assert!(err.contains("max_filez"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let c: DaemonConfig = load_yaml(&dir.path().join("nope.yaml")).unwrap();
+        assert_eq!(c, DaemonConfig::default());
+    }
+
+    #[test]
+    fn values_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paddockd.yaml");
+        std::fs::write(&path, "backoff:\n  initial: 50ms\n  max: 5s\nbind_var: false\n").unwrap();
+        let c: DaemonConfig = load_yaml(&path).unwrap();
+        assert_eq!(c.backoff.initial.0, Duration::from_millis(50));
+        assert_eq!(c.backoff.max.0, Duration::from_secs(5));
+        assert!(!c.bind_var);
+    }
+}
