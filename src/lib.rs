@@ -1,12 +1,20 @@
 //! paddockd: paddock's on-device container supervisor.
 //!
 //! Modules, in the order a container comes to life:
+//! - [`config`]: daemon settings (`paddockd.yaml`);
+//! - [`host`]: the clock wait, `/var` on /perm, the `/etc` files containers see;
 //! - [`manifest`]: the YAML manifests users write, parsed and validated;
-//! - [`store`]: the content-addressed image store (pull, verify, unpack);
+//! - [`store`]: the content-addressed image store (pull, verify, unpack, build);
 //! - [`spec`]: the OCI runtime spec built from image config + manifest;
 //! - [`supervisor`]: starting, monitoring and restarting containers;
 //! - [`api`]: the local HTTP/JSON API on a unix socket.
 
-pub mod paths;
+pub mod api;
 pub mod config;
 pub mod host;
+pub mod manifest;
+pub mod paths;
+pub mod spec;
+pub mod store;
+pub mod supervisor;
+pub mod util;

@@ -1,1 +1,84 @@
-fn main() {}
+//! paddockd: waits for the clock, puts /var on /perm, pulls images and keeps
+//! the containers declared in /etc/paddock/containers running.
+//!
+//! Signals: SIGTERM/SIGINT stop every container and exit; SIGHUP re-reads the
+//! manifests (as `paddock apply`). A SIGKILLed paddockd leaves its containers
+//! running; the next one re-adopts them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+
+use paddockd::config::{self, DaemonConfig};
+use paddockd::host::var_mount;
+use paddockd::paths::Paths;
+use paddockd::store::{registries, PullOptions, Store};
+use paddockd::supervisor::Supervisor;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "paddock's container supervisor")]
+struct Args {
+    /// Filesystem prefix for /etc/paddock, /perm, /var and /run (tests and
+    /// demos use a temporary directory).
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+    /// Log filter (tracing's env-filter syntax), e.g. `info` or `paddockd=debug`.
+    #[arg(long, env = "PADDOCKD_LOG", default_value = "info")]
+    log: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .with_writer(std::io::stderr)
+        .init();
+    // Signal handlers before anything is started.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+
+    let root = args
+        .root
+        .canonicalize()
+        .with_context(|| format!("--root {}", args.root.display()))?;
+    let paths = Paths::new(root);
+    let config: DaemonConfig = config::load_yaml(&paths.daemon_config())?;
+    let registries = registries::load(&paths.registries_config())?;
+
+    if config.bind_var {
+        var_mount::ensure_var_mount(&paths)?;
+    }
+    let store = Arc::new(Store::open(&paths).context("opening the image store")?);
+    let pull_options = PullOptions::new(registries, config.platform.as_deref())
+        .context("paddockd.yaml: platform")?;
+    let supervisor = Supervisor::new(paths.clone(), config, store, pull_options)?;
+    let api = paddockd::api::serve(supervisor.clone(), &paths.api_socket())
+        .with_context(|| format!("listening on {}", paths.api_socket().display()))?;
+    tracing::info!(socket = %paths.api_socket().display(), "API listening");
+
+    let report = supervisor.apply().await;
+    tracing::info!(started = ?report.started, errors = report.errors.len(), "manifests applied");
+
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: re-reading manifests");
+                let report = supervisor.apply().await;
+                tracing::info!(?report, "manifests applied");
+            }
+        }
+    }
+    tracing::info!("stopping all containers");
+    supervisor.shutdown(false).await;
+    api.abort();
+    let _ = std::fs::remove_file(paths.api_socket());
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Bringing a container up: wait for the clock and dependencies, prepare the
+//! bundle, spawn the monitor, and attach the log follower and health checker;
+//! or re-adopt a monitor a previous paddockd left running.
+
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use super::ContainerTask;
+use crate::manifest::DependencyCondition;
+use crate::supervisor::status::{Health, State};
+
+/// A running container's helpers.
+pub(super) struct Running {
+    pub started: Instant,
+    helpers: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the helpers (log follower, health checker).
+    pub fn finish(&self) {
+        for h in &self.helpers {
+            h.abort();
+        }
+    }
+}
+
+/// How long the monitor may take to report the container running.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl ContainerTask {
+    /// Re-adopts the container if a monitor for it still runs and it was made
+    /// from the same manifest; stops it if the manifest changed meanwhile.
+    pub(super) async fn adopt(&self) -> Option<Running> {
+        let status = self.monitor.status().await.ok()?;
+        if !status.is_running() {
+            return None;
+        }
+        if !self.identity_matches() {
+            tracing::info!(container = %self.name(), "manifest changed while paddockd was away: recreating");
+            self.stop().await;
+            return None;
+        }
+        tracing::info!(container = %self.name(), pid = ?status.pid, "re-adopted running container");
+        let digest = self.stored_image_digest();
+        self.update(|s| {
+            s.state = State::Running;
+            s.pid = status.pid;
+            s.started_at = status.started_at.clone();
+            s.image_digest = digest;
+            s.last_error = None;
+        });
+        Some(self.attach(None))
+    }
+
+    /// Waits for what the container needs, prepares and launches it.
+    pub(super) async fn start(&self) -> Result<Running, String> {
+        self.update(|s| s.state = State::Waiting);
+        if self.manifest.wait_for_clock {
+            let mut clock = self.shared.clock.clone();
+            let _ = clock.wait_for(|trusted| *trusted).await;
+        }
+        self.wait_for_dependencies().await;
+        let digest = self.prepare().await?;
+        self.update(|s| {
+            s.state = State::Starting;
+            s.image_digest = Some(digest);
+        });
+        let log_file = self.shared.paths.log_dir(self.name()).join("current.log");
+        let log_offset = std::fs::metadata(&log_file).map(|m| m.len()).unwrap_or(0);
+        self.launch().await?;
+        Ok(self.attach(Some(log_offset)))
+    }
+
+    /// Waits until every `depends_on` container is running (or healthy, for
+    /// `condition: service_healthy`).
+    async fn wait_for_dependencies(&self) {
+        for dep in &self.manifest.depends_on {
+            let mut logged = false;
+            loop {
+                let ready = self.shared.status_of(&dep.name).is_some_and(|s| {
+                    s.state == State::Running
+                        && match dep.condition {
+                            DependencyCondition::ServiceStarted => true,
+                            DependencyCondition::ServiceHealthy => {
+                                s.health.is_none_or(|h| h == Health::Healthy)
+                            }
+                            DependencyCondition::ServiceCompletedSuccessfully => false,
+                        }
+                }) || (dep.condition == DependencyCondition::ServiceCompletedSuccessfully
+                    && self.shared.status_of(&dep.name).is_some_and(|s| {
+                        s.state == State::Exited && s.last_exit_code == Some(0)
+                    }));
+                if ready {
+                    break;
+                }
+                if !logged {
+                    tracing::info!(container = %self.name(), dependency = %dep.name, "waiting for dependency");
+                    logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Spawns the monitor and waits until it reports the container running.
+    async fn launch(&self) -> Result<(), String> {
+        let paths = &self.shared.paths;
+        let state_dir = paths.monitor_dir(self.name());
+        let _ = std::fs::remove_dir_all(&state_dir);
+        std::fs::create_dir_all(&state_dir)
+            .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
+        let log_dir = paths.log_dir(self.name());
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| format!("creating {}: {e}", log_dir.display()))?;
+        let monitor_pid = self
+            .shared
+            .runner
+            .spawn_monitor(
+                self.name(),
+                &paths.container_dir(self.name()),
+                &state_dir,
+                &log_dir,
+                self.manifest.tty,
+                &self.shared.config.logs,
+            )
+            .map_err(|e| {
+                format!(
+                    "spawning {}: {e}",
+                    self.shared.runner.binary().display()
+                )
+            })?;
+        let deadline = Instant::now() + LAUNCH_TIMEOUT;
+        loop {
+            if let Some(status) = self.monitor.read_status_file() {
+                match status.state.as_str() {
+                    "running" => {
+                        self.update(|s| {
+                            s.state = State::Running;
+                            s.pid = status.pid;
+                            s.started_at = status.started_at.clone();
+                            s.last_error = None;
+                        });
+                        tracing::info!(container = %self.name(), pid = ?status.pid, "running");
+                        return Ok(());
+                    }
+                    "failed" => {
+                        return Err(status
+                            .error
+                            .unwrap_or_else(|| "the runtime failed to create it".into()))
+                    }
+                    // Ran and exited before we looked: the exit is handled
+                    // by the caller's wait.
+                    "exited" => return Ok(()),
+                    _ => {}
+                }
+            }
+            if !crate::supervisor::monitor_client::pid_alive(monitor_pid as i32)
+                && self.monitor.read_status_file().is_none()
+            {
+                return Err("paddock-runner exited without reporting a status".into());
+            }
+            if Instant::now() > deadline {
+                return Err("paddock-runner did not report the container running within 60s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Starts the log follower and, if configured, the health checker.
+    fn attach(&self, log_offset: Option<u64>) -> Running {
+        let mut helpers = vec![self.follow_logs(log_offset)];
+        if let Some(h) = self.spawn_health_checker() {
+            helpers.push(h);
+        }
+        Running {
+            started: Instant::now(),
+            helpers,
+        }
+    }
+
+    /// Copies the monitor's output into paddockd's log buffer. A container
+    /// that exits at once may take its monitor with it before we connect:
+    /// then its lines are read from the log file, from where this run began.
+    fn follow_logs(&self, file_offset: Option<u64>) -> JoinHandle<()> {
+        let monitor = self.monitor.clone();
+        let logs = self.logs.clone();
+        let tail = self.shared.config.logs.buffer_lines;
+        let log_file = self.shared.paths.log_dir(self.name()).join("current.log");
+        tokio::spawn(async move {
+            match monitor.follow_logs(tail).await {
+                Ok(mut lines) => {
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        logs.push(line);
+                    }
+                }
+                Err(_) => {
+                    let Some(offset) = file_offset else { return };
+                    let Ok(text) = std::fs::read(&log_file) else { return };
+                    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+                    for line in String::from_utf8_lossy(&text[start..]).lines() {
+                        logs.push(line.to_string());
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! The last lines of each container's output, in memory, with live followers.
+//!
+//! The monitor writes the durable, size-rotated files; this buffer is what
+//! `paddock logs` and the API serve, and it outlives container restarts so a
+//! follower sees every run of a crash-looping container.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::broadcast;
+
+/// A bounded ring of log lines plus a broadcast channel for `logs -f`.
+#[derive(Debug)]
+pub struct LogBuffer {
+    lines: Mutex<VecDeque<String>>,
+    capacity: usize,
+    live: broadcast::Sender<String>,
+}
+
+impl LogBuffer {
+    pub fn new(capacity: usize) -> Self {
+        let (live, _) = broadcast::channel(1024);
+        Self {
+            lines: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity: capacity.max(1),
+            live,
+        }
+    }
+
+    pub fn push(&self, line: String) {
+        // Sent while holding the lock, so that `tail_and_follow` never sees a
+        // line both in its snapshot and on its receiver.
+        if let Ok(mut lines) = self.lines.lock() {
+            if lines.len() == self.capacity {
+                lines.pop_front();
+            }
+            lines.push_back(line.clone());
+            let _ = self.live.send(line);
+        }
+    }
+
+    /// The last `n` lines (all when `n` is `None`), oldest first.
+    pub fn tail(&self, n: Option<usize>) -> Vec<String> {
+        let Ok(lines) = self.lines.lock() else {
+            return Vec::new();
+        };
+        let skip = n.map_or(0, |n| lines.len().saturating_sub(n));
+        lines.iter().skip(skip).cloned().collect()
+    }
+
+    /// The last `n` lines and a receiver for every line after them, taken
+    /// atomically so nothing is lost or repeated between the two.
+    pub fn tail_and_follow(&self, n: Option<usize>) -> (Vec<String>, broadcast::Receiver<String>) {
+        let guard = self.lines.lock();
+        let rx = self.live.subscribe();
+        let lines = match guard {
+            Ok(lines) => {
+                let skip = n.map_or(0, |n| lines.len().saturating_sub(n));
+                lines.iter().skip(skip).cloned().collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        (lines, rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_the_last_lines() {
+        let b = LogBuffer::new(3);
+        for i in 0..5 {
+            b.push(format!("line {i}"));
+        }
+        assert_eq!(b.tail(None), ["line 2", "line 3", "line 4"]);
+        assert_eq!(b.tail(Some(1)), ["line 4"]);
+    }
+
+    #[tokio::test]
+    async fn followers_see_new_lines() {
+        let b = LogBuffer::new(10);
+        b.push("old".into());
+        let (old, mut rx) = b.tail_and_follow(Some(5));
+        assert_eq!(old, ["old"]);
+        b.push("new".into());
+        assert_eq!(rx.recv().await.unwrap(), "new");
+    }
+}

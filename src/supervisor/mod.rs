@@ -1,0 +1,337 @@
+//! The supervisor: turns the manifests into running containers and keeps them
+//! so. One task per container (see [`container`]); this module owns the set of
+//! them, reconciles it with the manifests on start and on `apply`, and answers
+//! the API.
+
+pub mod container;
+pub mod log_buffer;
+pub mod monitor_client;
+pub mod runner;
+pub mod status;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Mutex as AsyncMutex};
+
+use crate::config::DaemonConfig;
+use crate::host::clock::ClockGate;
+use crate::host::etc_files::{self, EtcFiles};
+use crate::manifest::{self, Manifest};
+use crate::paths::Paths;
+use crate::store::{ImageRecord, PullOptions, Store};
+use container::ContainerHandle;
+use log_buffer::LogBuffer;
+use runner::Runner;
+use status::{ContainerStatus, State};
+
+/// What every container task shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub paths: Paths,
+    pub config: DaemonConfig,
+    pub runner: Runner,
+    pub store: Arc<Store>,
+    pub pull_options: PullOptions,
+    /// `true` once the clock is trusted.
+    pub clock: watch::Receiver<bool>,
+    statuses: Mutex<BTreeMap<String, watch::Receiver<ContainerStatus>>>,
+    /// One pull at a time per reference.
+    pulls: AsyncMutex<()>,
+}
+
+impl Shared {
+    /// The current status of another container (for `depends_on`).
+    pub fn status_of(&self, name: &str) -> Option<ContainerStatus> {
+        let statuses = self.statuses.lock().ok()?;
+        statuses.get(name).map(|rx| rx.borrow().clone())
+    }
+
+    pub async fn pull(&self, reference: &str) -> Result<ImageRecord, String> {
+        let _one_at_a_time = self.pulls.lock().await;
+        self.store
+            .pull(reference, &self.pull_options)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The result of reading the manifests and reconciling.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ApplyReport {
+    pub started: Vec<String>,
+    pub recreated: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The set of supervised containers.
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    containers: AsyncMutex<BTreeMap<String, ContainerHandle>>,
+    /// Manifests with errors, shown in status as `invalid`.
+    invalid: Mutex<Vec<ContainerStatus>>,
+    logs: Mutex<BTreeMap<String, Arc<LogBuffer>>>,
+}
+
+impl Supervisor {
+    pub fn new(
+        paths: Paths,
+        config: DaemonConfig,
+        store: Arc<Store>,
+        pull_options: PullOptions,
+    ) -> Result<Arc<Self>, crate::host::clock::ClockError> {
+        let gate = ClockGate::new(&paths, &config.clock)?;
+        let (clock_tx, clock_rx) = watch::channel(!config.clock.wait || gate.trusted().is_some());
+        if !*clock_rx.borrow() {
+            tokio::spawn(async move {
+                let why = gate.wait().await;
+                tracing::info!(reason = why, "clock trusted");
+                let _ = clock_tx.send(true);
+            });
+        }
+        let runner = Runner::new(runner::find_runner(config.runner.as_deref()), &paths);
+        let shared = Arc::new(Shared {
+            paths,
+            config,
+            runner,
+            store,
+            pull_options,
+            clock: clock_rx,
+            statuses: Mutex::new(BTreeMap::new()),
+            pulls: AsyncMutex::new(()),
+        });
+        let supervisor = Arc::new(Self {
+            shared,
+            containers: AsyncMutex::new(BTreeMap::new()),
+            invalid: Mutex::new(Vec::new()),
+            logs: Mutex::new(BTreeMap::new()),
+        });
+        supervisor.spawn_etc_keeper();
+        Ok(supervisor)
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.shared.paths
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.shared.store
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Reads the manifests and makes the running set match them: new ones
+    /// start, removed ones stop and are deleted, changed ones are recreated,
+    /// the rest are left alone. Then unused images are pruned.
+    pub async fn apply(&self) -> ApplyReport {
+        let mut report = ApplyReport::default();
+        let loaded = manifest::load_dir(&self.shared.paths.manifests());
+        let invalid: Vec<ContainerStatus> = loaded
+            .errors
+            .iter()
+            .map(|e| {
+                report.errors.push(e.to_string());
+                tracing::error!(error = %e, "manifest skipped");
+                let file = e.file.display().to_string();
+                let name = e
+                    .file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| file.clone());
+                let mut s = ContainerStatus::new(&name, "", &file);
+                s.state = State::Invalid;
+                s.last_error = Some(e.to_string());
+                s
+            })
+            .collect();
+        if let Ok(mut slot) = self.invalid.lock() {
+            *slot = invalid;
+        }
+
+        let mut containers = self.containers.lock().await;
+        let wanted: BTreeMap<String, Manifest> = loaded
+            .manifests
+            .into_iter()
+            .map(|m| (m.name.clone(), m))
+            .collect();
+
+        // Removed or changed: stop and delete.
+        let names: Vec<String> = containers.keys().cloned().collect();
+        for name in names {
+            let changed = match wanted.get(&name) {
+                None => true,
+                Some(m) => containers.get(&name).is_some_and(|h| &h.manifest != m),
+            };
+            if !changed {
+                report.unchanged.push(name);
+                continue;
+            }
+            if let Some(handle) = containers.remove(&name) {
+                handle.request(container::Command::Remove).await;
+                let _ = handle.task.await;
+                if wanted.contains_key(&name) {
+                    report.recreated.push(name.clone());
+                } else {
+                    report.removed.push(name.clone());
+                    if let Ok(mut s) = self.shared.statuses.lock() {
+                        s.remove(&name);
+                    }
+                    if let Ok(mut l) = self.logs.lock() {
+                        l.remove(&name);
+                    }
+                }
+            }
+        }
+
+        // Monitors left running by a previous paddockd for containers no
+        // manifest declares any more.
+        self.remove_orphans(&wanted).await;
+
+        // New (and recreated) ones, in dependency order.
+        let ordered: Vec<Manifest> = manifest::start_order(&wanted.values().cloned().collect::<Vec<_>>())
+            .into_iter()
+            .flatten()
+            .filter_map(|name| wanted.get(&name).cloned())
+            .collect();
+        for m in ordered {
+            if containers.contains_key(&m.name) {
+                continue;
+            }
+            if !report.recreated.contains(&m.name) {
+                report.started.push(m.name.clone());
+            }
+            let logs = self.log_buffer(&m.name);
+            let handle = ContainerHandle::spawn(self.shared.clone(), m.clone(), logs);
+            if let Ok(mut s) = self.shared.statuses.lock() {
+                s.insert(m.name.clone(), handle.status.clone());
+            }
+            containers.insert(m.name.clone(), handle);
+        }
+        drop(containers);
+
+        if self.shared.config.auto_prune {
+            let keep: Vec<String> = wanted.values().map(|m| m.image.clone()).collect();
+            match self.shared.store.prune(&keep) {
+                Ok(r) => tracing::debug!(report = ?r, "pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning the image store"),
+            }
+        }
+        report
+    }
+
+    fn log_buffer(&self, name: &str) -> Arc<LogBuffer> {
+        let capacity = self.shared.config.logs.buffer_lines;
+        match self.logs.lock() {
+            Ok(mut logs) => logs
+                .entry(name.to_string())
+                .or_insert_with(|| Arc::new(LogBuffer::new(capacity)))
+                .clone(),
+            Err(_) => Arc::new(LogBuffer::new(capacity)),
+        }
+    }
+
+    /// Stops monitors found in /run/paddock/monitors whose container is not
+    /// declared, and deletes what those containers left.
+    async fn remove_orphans(&self, wanted: &BTreeMap<String, Manifest>) {
+        let mut names = std::collections::BTreeSet::new();
+        for dir in [
+            self.shared.paths.run_paddock().join("monitors"),
+            self.shared.paths.store().join("containers"),
+        ] {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    names.insert(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        for name in names {
+            if wanted.contains_key(&name) {
+                continue;
+            }
+            tracing::info!(container = %name, "not declared any more: removing");
+            container::remove_orphan(&self.shared.paths, &name).await;
+        }
+    }
+
+    /// Every container's status, the invalid manifests included.
+    pub fn list(&self) -> Vec<ContainerStatus> {
+        let mut out: Vec<ContainerStatus> = match self.shared.statuses.lock() {
+            Ok(s) => s.values().map(|rx| rx.borrow().clone()).collect(),
+            Err(_) => Vec::new(),
+        };
+        if let Ok(invalid) = self.invalid.lock() {
+            out.extend(invalid.iter().cloned());
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    pub fn status(&self, name: &str) -> Option<ContainerStatus> {
+        self.list().into_iter().find(|s| s.name == name)
+    }
+
+    pub fn logs(&self, name: &str) -> Option<Arc<LogBuffer>> {
+        self.logs.lock().ok()?.get(name).cloned()
+    }
+
+    /// Sends a start/stop/restart to a container; `false` if there is none.
+    pub async fn command(
+        &self,
+        name: &str,
+        make: fn(tokio::sync::oneshot::Sender<()>) -> container::Command,
+    ) -> bool {
+        let containers = self.containers.lock().await;
+        match containers.get(name) {
+            Some(handle) => handle.request(make).await,
+            None => false,
+        }
+    }
+
+    /// Stops every container (or, with `keep_running`, lets go of them so a
+    /// new paddockd re-adopts them) and waits for the tasks to finish.
+    pub async fn shutdown(&self, keep_running: bool) {
+        let mut containers = self.containers.lock().await;
+        let handles: Vec<ContainerHandle> = std::mem::take(&mut *containers).into_values().collect();
+        let stops = handles.into_iter().map(|h| async move {
+            if keep_running {
+                h.request(container::Command::Detach).await;
+            } else {
+                h.request(container::Command::Stop).await;
+                h.request(container::Command::Detach).await;
+            }
+            let _ = h.task.await;
+        });
+        futures_util::future::join_all(stops).await;
+    }
+
+    /// Keeps every container's /etc/resolv.conf, /etc/hosts and /etc/hostname
+    /// copy current with the host's.
+    fn spawn_etc_keeper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(sup) = weak.upgrade() else { return };
+                let containers = sup.containers.lock().await;
+                for (name, handle) in containers.iter() {
+                    let hostname = container::hostname_for(&handle.manifest);
+                    let files = EtcFiles::for_container(&sup.shared.paths, name);
+                    if !files.hosts.exists() {
+                        continue;
+                    }
+                    let content = etc_files::host_content(&sup.shared.paths, &hostname);
+                    match files.write(&content) {
+                        Ok(true) => tracing::info!(container = %name, "updated /etc files"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(container = %name, error = %e, "updating /etc files"),
+                    }
+                }
+            }
+        });
+    }
+}

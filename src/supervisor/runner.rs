@@ -1,0 +1,120 @@
+//! Starting `paddock-runner`: the per-container monitor, and `exec`.
+//!
+//! paddockd never calls libcontainer itself (it forks, and forking a
+//! multi-threaded process deadlocks); the single-threaded runner does.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use crate::config::LogConfig;
+use crate::paths::Paths;
+
+/// How to invoke `paddock-runner` for this instance.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    binary: PathBuf,
+    root: PathBuf,
+}
+
+/// Finds `paddock-runner`: the configured path, next to the running
+/// executable, or on $PATH.
+pub fn find_runner(configured: Option<&Path>) -> PathBuf {
+    if let Some(p) = configured {
+        return p.to_path_buf();
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            for candidate in [dir.join("paddock-runner"), dir.join("../paddock-runner")] {
+                if candidate.is_file() {
+                    return candidate;
+                }
+            }
+        }
+    }
+    PathBuf::from("paddock-runner")
+}
+
+impl Runner {
+    pub fn new(binary: PathBuf, paths: &Paths) -> Self {
+        Self {
+            binary,
+            root: paths.runner_root(),
+        }
+    }
+
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// Spawns the monitor for one container in its own session, so that it
+    /// outlives paddockd. Its exit is reaped by a background task.
+    pub fn spawn_monitor(
+        &self,
+        id: &str,
+        bundle: &Path,
+        state_dir: &Path,
+        log_dir: &Path,
+        tty: bool,
+        logs: &LogConfig,
+    ) -> std::io::Result<u32> {
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("monitor")
+            .arg("--id")
+            .arg(id)
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--state-dir")
+            .arg(state_dir)
+            .arg("--log-dir")
+            .arg(log_dir)
+            .arg("--log-max-bytes")
+            .arg(logs.max_file_bytes.to_string())
+            .arg("--log-max-files")
+            .arg(logs.max_files.to_string())
+            .arg("--log-buffer-lines")
+            .arg(logs.buffer_lines.to_string());
+        if tty {
+            cmd.arg("--tty");
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(false);
+        // SAFETY: setsid is async-signal-safe and touches no memory of the
+        // parent; it only detaches the child from paddockd's session.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        let pid = child.id().unwrap_or(0);
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        Ok(pid)
+    }
+
+    /// A command running `CMD` inside the running container `id`.
+    pub fn exec_command(
+        &self,
+        id: &str,
+        command: &[String],
+        tty: bool,
+        env: &[(String, String)],
+    ) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg("--root").arg(&self.root).arg("exec");
+        if tty {
+            cmd.arg("--tty");
+        }
+        for (k, v) in env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        cmd.arg(id).arg("--").args(command);
+        cmd
+    }
+}
