@@ -1,1 +1,137 @@
-fn main() {}
+//! `paddock`: the command line for paddock.
+//!
+//! On the device it talks to paddockd over `/run/paddock/paddockd.sock` (ps,
+//! logs, exec, start/stop/restart, images, apply). Anywhere it checks
+//! manifests (`validate`) and builds OCI images from directories
+//! (`image build`).
+
+mod client;
+mod commands;
+mod terminal;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "paddock", version, about = "paddock: containers on an appliance")]
+struct Cli {
+    /// Filesystem prefix for /etc/paddock, /perm, /var and /run.
+    #[arg(long, global = true, default_value = "/")]
+    root: PathBuf,
+    /// paddockd's API socket (default: <root>/run/paddock/paddockd.sock).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check manifests without running anything.
+    Validate {
+        /// Manifest files or directories of them (default: <root>/etc/paddock/containers).
+        paths: Vec<PathBuf>,
+    },
+    /// List containers.
+    Ps {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a container's output.
+    Logs {
+        name: String,
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long)]
+        tail: Option<usize>,
+    },
+    /// Run a command in a running container.
+    Exec {
+        /// Keep stdin open.
+        #[arg(short, long)]
+        interactive: bool,
+        /// Allocate a terminal.
+        #[arg(short, long)]
+        tty: bool,
+        /// Environment variables, KEY=VALUE.
+        #[arg(short, long)]
+        env: Vec<String>,
+        name: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Start a stopped container.
+    Start { name: String },
+    /// Stop a container (stop signal, grace period, SIGKILL).
+    Stop { name: String },
+    /// Restart a container.
+    Restart { name: String },
+    /// Re-read the manifests and restart what changed.
+    Apply,
+    /// Pull an image into the store.
+    Pull { reference: String },
+    /// List the images in the store.
+    Images {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an image no container uses.
+    Rmi { reference: String },
+    /// Remove images, layers and blobs no container uses.
+    Prune,
+    /// OCI image tools.
+    Image {
+        #[command(subcommand)]
+        command: commands::image_build::ImageCommand,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PADDOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("paddock: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let paths = paddockd::paths::Paths::new(&cli.root);
+    let socket = cli.socket.clone().unwrap_or_else(|| paths.api_socket());
+    let client = client::Client::new(&socket);
+    use commands::*;
+    match cli.command {
+        Command::Validate { paths: targets } => validate::run(&paths, &targets),
+        Command::Ps { json } => ps::run(&client, json).await,
+        Command::Logs { name, follow, tail } => logs::run(&client, &name, follow, tail).await,
+        Command::Exec {
+            interactive,
+            tty,
+            env,
+            name,
+            command,
+        } => exec::run(&client, &name, command, interactive, tty, env).await,
+        Command::Start { name } => control::container(&client, &name, "start").await,
+        Command::Stop { name } => control::container(&client, &name, "stop").await,
+        Command::Restart { name } => control::container(&client, &name, "restart").await,
+        Command::Apply => control::apply(&client).await,
+        Command::Pull { reference } => images::pull(&client, &reference).await,
+        Command::Images { json } => images::list(&client, json).await,
+        Command::Rmi { reference } => images::remove(&client, &reference).await,
+        Command::Prune => images::prune(&client).await,
+        Command::Image { command } => image_build::run(&paths, command).await,
+    }
+}
