@@ -8,3 +8,4 @@
 //! - [`api`]: the local HTTP/JSON API on a unix socket.
 
 pub mod paths;
+pub mod store;
