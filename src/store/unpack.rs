@@ -480,10 +480,18 @@ impl Unpacker {
             context: "read header",
             source: io::Error::new(e.kind(), format!("{what}: {e}")),
         };
-        let mode = h.mode().map_err(|e| bad("mode", e))?;
-        let mut uid = h.uid().map_err(|e| bad("uid", e))?;
-        let mut gid = h.gid().map_err(|e| bad("gid", e))?;
-        let mtime = h.mtime().map_err(|e| bad("mtime", e))?;
+        // A blank numeric field means 0, as Go's archive/tar reads it.
+        let num = |what: &str, raw: &[u8], v: io::Result<u64>| match v {
+            Ok(v) => Ok(v),
+            Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+            Err(e) => Err(bad(what, e)),
+        };
+        let old = h.as_old();
+        let mode = num("mode", &old.mode, h.mode().map(u64::from))?;
+        let mode = u32::try_from(mode).unwrap_or(0);
+        let mut uid = num("uid", &old.uid, h.uid())?;
+        let mut gid = num("gid", &old.gid, h.gid())?;
+        let mtime = num("mtime", &old.mtime, h.mtime())?;
         let mut xattrs = Vec::new();
         if let Some(exts) = entry.pax_extensions().map_err(UnpackError::Read)? {
             for ext in exts {
@@ -624,5 +632,266 @@ impl Unpacker {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+
+    struct E<'a> {
+        name: &'a [u8],
+        kind: EntryType,
+        data: &'a [u8],
+        link: &'a [u8],
+        mode: u32,
+        dev: (u32, u32),
+    }
+
+    fn e<'a>(name: &'a str, kind: EntryType) -> E<'a> {
+        E {
+            name: name.as_bytes(),
+            kind,
+            data: b"",
+            link: b"",
+            mode: if kind == EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            },
+            dev: (0, 0),
+        }
+    }
+
+    /// A tar with raw names (the tar crate's builder refuses `..`).
+    fn raw_tar(entries: &[E<'_>]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for en in entries {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..en.name.len()].copy_from_slice(en.name);
+            h.as_old_mut().linkname[..en.link.len()].copy_from_slice(en.link);
+            h.set_entry_type(en.kind);
+            h.set_size(en.data.len() as u64);
+            h.set_mode(en.mode);
+            h.set_mtime(1_000_000);
+            h.set_device_major(en.dev.0).unwrap();
+            h.set_device_minor(en.dev.1).unwrap();
+            h.set_cksum();
+            b.append(&h, en.data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn unpack(
+        entries: &[E<'_>],
+        allow_devices: bool,
+    ) -> (tempfile::TempDir, Result<(Digest, u64), UnpackError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = raw_tar(entries);
+        let r = unpack_layer(&tar[..], dir.path(), &UnpackOptions { allow_devices });
+        (dir, r)
+    }
+
+    fn assert_unsafe(r: Result<(Digest, u64), UnpackError>, needle: &str) {
+        match r {
+            Err(UnpackError::Unsafe { reason, .. }) => assert!(reason.contains(needle), "{reason}"),
+            other => panic!("expected an unsafe-entry error with {needle:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_parent_traversal_and_absolute_names() {
+        let (_d, r) = unpack(&[e("../evil", EntryType::Regular)], false);
+        assert_unsafe(r, "..");
+        let (_d, r) = unpack(&[e("a/../../evil", EntryType::Regular)], false);
+        assert_unsafe(r, "..");
+        let (_d, r) = unpack(&[e("/etc/evil", EntryType::Regular)], false);
+        assert_unsafe(r, "absolute");
+    }
+
+    #[test]
+    fn refuses_entries_under_a_symlink() {
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().to_str().unwrap().to_string();
+        let mut link = e("l", EntryType::Symlink);
+        link.link = target.as_bytes();
+        let mut file = e("l/pwned", EntryType::Regular);
+        file.data = b"x";
+        let (_d, r) = unpack(&[link, file], false);
+        assert_unsafe(r, "symlink");
+        assert!(!outside.path().join("pwned").exists());
+
+        // Also through a relative symlink and a deeper path.
+        let mut link = e("a/l", EntryType::Symlink);
+        link.link = b"../..";
+        let (_d, r) = unpack(
+            &[
+                e("a/", EntryType::Directory),
+                link,
+                e("a/l/x/y", EntryType::Regular),
+            ],
+            false,
+        );
+        assert_unsafe(r, "symlink");
+    }
+
+    #[test]
+    fn refuses_hard_links_outside_the_layer() {
+        for target in ["../../../etc/passwd", "/etc/passwd", "missing"] {
+            let mut l = e("h", EntryType::Link);
+            l.link = target.as_bytes();
+            let (_d, r) = unpack(&[l], false);
+            assert!(
+                matches!(r, Err(UnpackError::Unsafe { .. })),
+                "{target}: {r:?}"
+            );
+        }
+        // Through a symlinked parent.
+        let mut sym = e("etc", EntryType::Symlink);
+        sym.link = b"/etc";
+        let mut l = e("h", EntryType::Link);
+        l.link = b"etc/passwd";
+        let (d, r) = unpack(&[sym, l], false);
+        assert_unsafe(r, "symlink");
+        assert!(!d.path().join("h").exists());
+    }
+
+    #[test]
+    fn devices_only_when_allowed() {
+        let mut dev = e("null", EntryType::Char);
+        dev.dev = (1, 3);
+        let (_d, r) = unpack(std::slice::from_ref(&dev), false);
+        assert_unsafe(r, "device");
+        let mut blk = e("sda", EntryType::Block);
+        blk.dev = (8, 0);
+        let (_d, r) = unpack(&[blk], false);
+        assert_unsafe(r, "device");
+        let (d, r) = unpack(&[dev], true);
+        r.unwrap();
+        let m = std::fs::symlink_metadata(d.path().join("null")).unwrap();
+        assert!(m.file_type().is_char_device());
+        assert_eq!(m.rdev(), rustix::fs::makedev(1, 3));
+    }
+
+    #[test]
+    fn whiteouts_become_overlay_whiteouts() {
+        let (d, r) = unpack(
+            &[
+                e("etc/", EntryType::Directory),
+                e("etc/.wh.passwd", EntryType::Regular),
+                e("opt/", EntryType::Directory),
+                e("opt/.wh..wh..opq", EntryType::Regular),
+                e("opt/new", EntryType::Regular),
+            ],
+            false,
+        );
+        r.unwrap();
+        let wh = std::fs::symlink_metadata(d.path().join("etc/passwd")).unwrap();
+        assert!(wh.file_type().is_char_device());
+        assert_eq!(wh.rdev(), 0);
+        assert!(!d.path().join("etc/.wh.passwd").exists());
+        let mut buf = [0u8; 4];
+        let n = rustix::fs::lgetxattr(d.path().join("opt"), "trusted.overlay.opaque", &mut buf[..])
+            .unwrap();
+        assert_eq!(&buf[..n], b"y");
+        assert!(d.path().join("opt/new").exists());
+        assert!(!d.path().join("opt/.wh..wh..opq").exists());
+    }
+
+    #[test]
+    fn keeps_metadata_links_and_diff_id() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(EntryType::Directory);
+        h.set_mode(0o750);
+        h.set_uid(1000);
+        h.set_gid(1001);
+        h.set_mtime(1_234_567);
+        h.set_size(0);
+        b.append_data(&mut h, "d/", io::empty()).unwrap();
+        b.append_pax_extensions([("SCHILY.xattr.user.note", &b"hi"[..])])
+            .unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_mode(0o4755);
+        h.set_uid(1000);
+        h.set_gid(1001);
+        h.set_mtime(7_654_321);
+        h.set_size(3);
+        b.append_data(&mut h, "d/suid", &b"abc"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(EntryType::Link);
+        h.set_size(0);
+        b.append_link(&mut h, "d/hard", "d/suid").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(EntryType::Symlink);
+        h.set_size(0);
+        h.set_uid(5);
+        h.set_gid(6);
+        b.append_link(&mut h, "d/sym", "/nowhere/at/all").unwrap();
+        let tar = b.into_inner().unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let (diff_id, len) = unpack_layer(&tar[..], dir.path(), &UnpackOptions::default()).unwrap();
+        assert_eq!(diff_id, Digest::of(&tar));
+        assert_eq!(len, tar.len() as u64);
+        let p = dir.path();
+        let d = std::fs::metadata(p.join("d")).unwrap();
+        assert_eq!(
+            (d.uid(), d.gid(), d.permissions().mode() & 0o7777),
+            (1000, 1001, 0o750)
+        );
+        assert_eq!(d.mtime(), 1_234_567, "dir mtime set after its children");
+        let f = std::fs::metadata(p.join("d/suid")).unwrap();
+        assert_eq!(
+            (f.uid(), f.gid(), f.permissions().mode() & 0o7777),
+            (1000, 1001, 0o4755)
+        );
+        assert_eq!(f.mtime(), 7_654_321);
+        let mut buf = [0u8; 8];
+        let n = rustix::fs::lgetxattr(p.join("d/suid"), "user.note", &mut buf[..]).unwrap();
+        assert_eq!(&buf[..n], b"hi");
+        assert_eq!(std::fs::metadata(p.join("d/hard")).unwrap().ino(), f.ino());
+        assert_eq!(
+            std::fs::read_link(p.join("d/sym")).unwrap(),
+            Path::new("/nowhere/at/all")
+        );
+        let s = std::fs::symlink_metadata(p.join("d/sym")).unwrap();
+        assert_eq!((s.uid(), s.gid()), (5, 6));
+    }
+
+    #[test]
+    fn later_entries_replace_earlier_ones() {
+        let mut f = e("x", EntryType::Regular);
+        f.data = b"file";
+        let (d, r) = unpack(
+            &[
+                e("x/", EntryType::Directory),
+                e("x/y", EntryType::Regular),
+                f,
+            ],
+            false,
+        );
+        r.unwrap();
+        assert_eq!(std::fs::read(d.path().join("x")).unwrap(), b"file");
+    }
+
+    #[test]
+    fn reads_gzip_and_zstd() {
+        let mut f = e("f", EntryType::Regular);
+        f.data = b"data";
+        let tar = raw_tar(&[f]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&tar[..], 1).unwrap();
+        for blob in [gz, zst, tar.clone()] {
+            let dir = tempfile::tempdir().unwrap();
+            let (diff_id, _) =
+                unpack_layer(&blob[..], dir.path(), &UnpackOptions::default()).unwrap();
+            assert_eq!(diff_id, Digest::of(&tar));
+            assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"data");
+        }
     }
 }
