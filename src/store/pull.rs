@@ -179,17 +179,6 @@ impl Store {
             });
         }
 
-        // Small blobs first: all verified above.
-        if let Some((digest, bytes)) = &index {
-            self.inner.blobs.put(digest, bytes, "image index")?;
-        }
-        self.inner
-            .blobs
-            .put(&manifest_digest, &manifest_bytes, "manifest")?;
-        self.inner
-            .blobs
-            .put(&manifest.config.digest, &config_bytes, "image config")?;
-
         let remote = Arc::new(remote);
         let results: Vec<Result<()>> =
             futures_util::stream::iter(manifest.layers.iter().zip(&diff_ids))
@@ -201,6 +190,18 @@ impl Store {
                 .await;
         // Every layer task has finished (and cleaned up) before we report.
         results.into_iter().collect::<Result<Vec<()>>>()?;
+
+        // Manifest and config (verified above) only once every layer is in,
+        // so a failed pull leaves nothing but shared layers it completed.
+        if let Some((digest, bytes)) = &index {
+            self.inner.blobs.put(digest, bytes, "image index")?;
+        }
+        self.inner
+            .blobs
+            .put(&manifest_digest, &manifest_bytes, "manifest")?;
+        self.inner
+            .blobs
+            .put(&manifest.config.digest, &config_bytes, "image config")?;
 
         let layers: Vec<LayerRecord> = manifest
             .layers
