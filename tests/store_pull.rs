@@ -247,7 +247,7 @@ async fn prune_keeps_what_is_referenced() {
     assert_eq!(blob_files(&store).len(), 2 * 2 + 3);
 
     // Keep only a: b's own layer, config and manifest go; the shared layer stays.
-    let report = store.prune(&[ra.clone()]).await.unwrap();
+    let report = store.prune(std::slice::from_ref(&ra)).await.unwrap();
     assert_eq!(report.images_removed, vec![rec_b.reference.clone()]);
     assert_eq!(report.layers_removed, vec![rec_b.layers[1].diff_id.clone()]);
     assert_eq!(report.blobs_removed.len(), 3);

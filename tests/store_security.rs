@@ -75,8 +75,7 @@ async fn tampered_blobs_fail_with_a_digest_error() {
 async fn malicious_layers_are_rejected_and_leave_nothing() {
     let reg = TestRegistry::start();
     let outside = tempfile::tempdir().unwrap();
-    let out = outside.path().to_str().unwrap().to_string();
-    let pwned_link = format!("{out}");
+    let pwned_link = outside.path().to_str().unwrap().to_string();
     let cases: Vec<(&str, Vec<RawEntry<'_>>, &str)> = vec![
         (
             "traversal",

@@ -92,14 +92,14 @@ pub enum StoreError {
     #[error("{reference}: no manifest for {platform} in the image index (it has: {available})")]
     NoPlatform {
         reference: String,
-        platform: Platform,
+        platform: String,
         available: String,
     },
     #[error("{reference}: image is for {found}, wanted {wanted}")]
     WrongPlatform {
         reference: String,
-        found: Platform,
-        wanted: Platform,
+        found: String,
+        wanted: String,
     },
     #[error("background task failed: {0}")]
     Task(String),

@@ -117,7 +117,7 @@ impl Store {
                             .collect();
                         StoreError::NoPlatform {
                             reference: normalized.clone(),
-                            platform: opts.platform.clone(),
+                            platform: opts.platform.to_string(),
                             available: available.join(", "),
                         }
                     })?;
@@ -137,6 +137,9 @@ impl Store {
             }
         };
         check_manifest(&normalized, &manifest)?;
+        // Concurrent pulls of one image (in this or another process) run one
+        // after the other; the later one finds everything in place.
+        let _image_lock = self.lock_digest(&manifest_digest).await?;
 
         let config_bytes = if self.inner.blobs.contains(&manifest.config.digest) {
             self.inner.blobs.read(&manifest.config.digest)?
@@ -158,8 +161,8 @@ impl Store {
         if !opts.platform.accepts(&platform) {
             return Err(StoreError::WrongPlatform {
                 reference: normalized,
-                found: platform,
-                wanted: opts.platform.clone(),
+                found: platform.to_string(),
+                wanted: opts.platform.to_string(),
             });
         }
         let diff_ids = config
@@ -180,14 +183,21 @@ impl Store {
         }
 
         let remote = Arc::new(remote);
-        let results: Vec<Result<()>> =
-            futures_util::stream::iter(manifest.layers.iter().zip(&diff_ids))
-                .map(|(desc, diff_id)| {
-                    self.fetch_layer(remote.clone(), desc, diff_id, &opts.unpack)
-                })
-                .buffer_unordered(opts.max_concurrent_layers.max(1))
-                .collect()
-                .await;
+        let jobs: Vec<(Descriptor, Digest)> = manifest
+            .layers
+            .iter()
+            .cloned()
+            .zip(diff_ids.iter().cloned())
+            .collect();
+        let unpack = opts.unpack;
+        let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
+            .map(|(desc, diff_id)| {
+                let (store, remote) = (self.clone(), remote.clone());
+                async move { store.fetch_layer(remote, &desc, &diff_id, &unpack).await }
+            })
+            .buffer_unordered(opts.max_concurrent_layers.max(1))
+            .collect()
+            .await;
         // Every layer task has finished (and cleaned up) before we report.
         results.into_iter().collect::<Result<Vec<()>>>()?;
 

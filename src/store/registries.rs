@@ -26,7 +26,7 @@ pub enum RegistriesError {
     #[error("{path}: {source}")]
     Parse {
         path: PathBuf,
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
@@ -91,7 +91,7 @@ impl RegistriesConfig {
         } else {
             serde_saphyr::from_str(text).map_err(|source| RegistriesError::Parse {
                 path: path.to_path_buf(),
-                source,
+                source: Box::new(source),
             })?
         };
         let invalid = |reason: String| RegistriesError::Invalid {

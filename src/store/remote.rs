@@ -17,8 +17,8 @@ use super::registries::RegistriesConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error(
-        "cannot reach registry {host} over https: {source}; if it serves plain http, list it \
-         under `insecure` in registries.yaml"
+        "cannot connect to registry {host} over https: {source} (if it serves plain http, list \
+         it under `insecure` in registries.yaml)"
     )]
     NotHttps {
         host: String,
@@ -67,7 +67,12 @@ impl Remote {
             ..Default::default()
         };
         let mut sources = Vec::new();
-        for mirror in registries.mirrors(reference.resolve_registry()) {
+        // `docker.io` resolves to `index.docker.io`; settings may name either.
+        let mut mirrors = registries.mirrors(reference.registry());
+        if mirrors.is_empty() {
+            mirrors = registries.mirrors(reference.resolve_registry());
+        }
+        for mirror in mirrors {
             let mut r = reference.clone();
             r.set_mirror_registry(mirror.clone());
             sources.push(r);
