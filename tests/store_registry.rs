@@ -307,3 +307,42 @@ async fn a_killed_pull_is_cleaned_up_on_open() {
     assert_eq!(rec.manifest_digest, image.manifest_digest);
     assert_consistent(&store);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_token_registry() {
+    use support::token::{TokenKeys, TokenServer};
+    let keys = std::sync::Arc::new(TokenKeys::generate());
+    let tokens = TokenServer::start(keys.clone(), "tok", "en").await;
+    let reg = TestRegistry::start_with(RegistryAuthMode::Token {
+        realm: tokens.realm(),
+        cert_pem: keys.cert_pem.clone(),
+    });
+    let with_creds = reg
+        .registries()
+        .with_credentials(reg.host_port(), "tok", "en");
+    let fs1 = rootfs(&[("bearer", "token auth\n")]);
+    let image = build(&[fs1.path()], ImageBuildConfig::default());
+    let reference = format!("{}/tokens/app", reg.host_port());
+    build::push(&image, &reference, &with_creds).await.unwrap();
+    assert!(tokens.issued() > 0);
+
+    let (_root, store) = temp_store();
+    let err = store
+        .pull(&reference, &opts(reg.registries()))
+        .await
+        .unwrap_err();
+    assert!(
+        store.images().unwrap().is_empty(),
+        "anonymous pull refused: {err}"
+    );
+    let wrong = reg
+        .registries()
+        .with_credentials(reg.host_port(), "tok", "wrong");
+    assert!(store.pull(&reference, &opts(wrong)).await.is_err());
+
+    let rec = store.pull(&reference, &opts(with_creds)).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(store.lower_dirs(&rec)[0].join("bearer")).unwrap(),
+        "token auth\n"
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod proxy;
 pub mod registry;
+pub mod token;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -20,6 +20,9 @@ pub enum RegistryAuthMode {
     Anonymous,
     /// htpasswd (bcrypt) with one user.
     Basic { username: String, password: String },
+    /// Bearer tokens from a token server at `realm`, signed by the key
+    /// whose certificate is `cert_pem`.
+    Token { realm: String, cert_pem: String },
 }
 
 pub struct TestRegistry {
@@ -81,6 +84,16 @@ impl TestRegistry {
                 format!(
                     "auth:\n  htpasswd:\n    realm: paddock-test\n    path: {}\n",
                     htpasswd.display()
+                )
+            }
+            RegistryAuthMode::Token { realm, cert_pem } => {
+                let bundle = dir.path().join("token-root.pem");
+                std::fs::write(&bundle, cert_pem).expect("root bundle");
+                format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                    super::token::SERVICE,
+                    super::token::ISSUER,
+                    bundle.display()
                 )
             }
         };
