@@ -268,6 +268,11 @@ async fn prune_keeps_what_is_referenced() {
     assert!(report.images_removed.is_empty());
     assert!(blob_files(&store).iter().all(|n| n.starts_with(".tmp-")));
     assert!(layer_dirs(&store).is_empty());
+    let locks: Vec<_> = std::fs::read_dir(store.root().join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(locks, vec!["store.lock"], "per-blob lock files pruned");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -48,6 +48,18 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
+/// When this machine booted (`btime` in `/proc/stat`).
+fn boot_time() -> Option<std::time::SystemTime> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let secs: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// The pid recorded in a temp name, if it is one.
 fn temp_owner(name: &str) -> Option<Option<u32>> {
     let rest = name.strip_prefix(TEMP_PREFIX)?;
@@ -69,7 +81,13 @@ pub(crate) fn clean_stale_temps(dir: &Path) -> io::Result<Vec<PathBuf>> {
         let Some(owner) = name.to_str().and_then(temp_owner) else {
             continue;
         };
-        if owner.is_some_and(pid_alive) {
+        // Owned by a live process, and written since boot (a pid from before
+        // a reboot may have been reused).
+        let since_boot = match (entry.metadata().and_then(|m| m.modified()), boot_time()) {
+            (Ok(mtime), Some(boot)) => mtime >= boot,
+            _ => true,
+        };
+        if owner.is_some_and(pid_alive) && since_boot {
             continue;
         }
         let path = entry.path();

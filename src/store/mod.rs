@@ -243,6 +243,8 @@ impl Store {
                 .inflight
                 .lock()
                 .map_err(|_| StoreError::Task("in-flight map poisoned".into()))?;
+            // Forget digests nobody holds or waits for (only the map has them).
+            map.retain(|_, m| Arc::strong_count(m) > 1);
             map.entry(digest.clone()).or_default().clone()
         };
         let guard = mutex.lock_owned().await;

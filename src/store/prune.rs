@@ -70,6 +70,17 @@ impl Store {
                 report.layers_removed.push(d);
             }
         }
+        // Per-digest lock files: no pull holds one while we hold the store
+        // lock exclusively.
+        let locks = &self.inner.locks;
+        for entry in std::fs::read_dir(locks).map_err(io_err("list", locks))? {
+            let entry = entry.map_err(io_err("list", locks))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".lock") && name != "store.lock" {
+                std::fs::remove_file(entry.path()).map_err(io_err("remove", &entry.path()))?;
+            }
+        }
         for d in [blobs.dir(), layers.dir()] {
             super::fsutil::fsync_dir(d).map_err(io_err("fsync", d))?;
         }
