@@ -15,7 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use paddockd::config::{self, DaemonConfig};
 use paddockd::host::var_mount;
 use paddockd::paths::Paths;
-use paddockd::store::{registries, PullOptions, Store};
+use paddockd::store::{Platform, PullOptions, RegistriesConfig, Store};
 use paddockd::supervisor::Supervisor;
 
 #[derive(Parser, Debug)]
@@ -48,14 +48,19 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("--root {}", args.root.display()))?;
     let paths = Paths::new(root);
     let config: DaemonConfig = config::load_yaml(&paths.daemon_config())?;
-    let registries = registries::load(&paths.registries_config())?;
+    let registries = RegistriesConfig::load(&paths.registries_config())?;
 
     if config.bind_var {
         var_mount::ensure_var_mount(&paths)?;
     }
     let store = Arc::new(Store::open(&paths).context("opening the image store")?);
-    let pull_options = PullOptions::new(registries, config.platform.as_deref())
-        .context("paddockd.yaml: platform")?;
+    let mut pull_options = PullOptions::new(registries);
+    if let Some(platform) = &config.platform {
+        let platform: Platform = platform
+            .parse()
+            .map_err(|e| anyhow::anyhow!("paddockd.yaml: platform {platform:?}: {e}"))?;
+        pull_options = pull_options.with_platform(platform);
+    }
     let supervisor = Supervisor::new(paths.clone(), config, store, pull_options)?;
     let api = paddockd::api::serve(supervisor.clone(), &paths.api_socket())
         .with_context(|| format!("listening on {}", paths.api_socket().display()))?;

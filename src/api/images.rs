@@ -7,11 +7,21 @@ use hyper::{Method, Request};
 use serde::Deserialize;
 
 use super::respond::{json, read_json, ApiError, ApiResult};
+use crate::store::normalize_reference;
 use crate::supervisor::Supervisor;
 
 #[derive(Deserialize)]
 struct ReferenceBody {
     reference: String,
+}
+
+/// Whether two references name the same image (`busybox` and
+/// `docker.io/library/busybox:latest` do).
+fn same_reference(a: &str, b: &str) -> bool {
+    match (normalize_reference(a), normalize_reference(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str]) -> ApiResult {
@@ -32,7 +42,7 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
         (Method::POST, ["remove"]) => {
             let body: ReferenceBody = read_json(req).await?;
             let in_use = sup.list().iter().any(|c| {
-                crate::store::same_reference(&c.image, &body.reference)
+                same_reference(&c.image, &body.reference)
                     && c.state != crate::supervisor::status::State::Invalid
             });
             if in_use {
@@ -50,6 +60,7 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
             let keep: Vec<String> = sup.list().into_iter().map(|c| c.image).filter(|i| !i.is_empty()).collect();
             store
                 .prune(&keep)
+                .await
                 .map(|r| json(&r))
                 .map_err(|e| ApiError::Internal(e.to_string()))
         }

@@ -37,8 +37,6 @@ pub struct Shared {
     /// `true` once the clock is trusted.
     pub clock: watch::Receiver<bool>,
     statuses: Mutex<BTreeMap<String, watch::Receiver<ContainerStatus>>>,
-    /// One pull at a time per reference.
-    pulls: AsyncMutex<()>,
 }
 
 impl Shared {
@@ -49,7 +47,6 @@ impl Shared {
     }
 
     pub async fn pull(&self, reference: &str) -> Result<ImageRecord, String> {
-        let _one_at_a_time = self.pulls.lock().await;
         self.store
             .pull(reference, &self.pull_options)
             .await
@@ -101,7 +98,6 @@ impl Supervisor {
             pull_options,
             clock: clock_rx,
             statuses: Mutex::new(BTreeMap::new()),
-            pulls: AsyncMutex::new(()),
         });
         let supervisor = Arc::new(Self {
             shared,
@@ -216,7 +212,7 @@ impl Supervisor {
 
         if self.shared.config.auto_prune {
             let keep: Vec<String> = wanted.values().map(|m| m.image.clone()).collect();
-            match self.shared.store.prune(&keep) {
+            match self.shared.store.prune(&keep).await {
                 Ok(r) => tracing::debug!(report = ?r, "pruned"),
                 Err(e) => tracing::warn!(error = %e, "pruning the image store"),
             }

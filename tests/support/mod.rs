@@ -2,6 +2,7 @@
 //! to build, push and pull images.
 #![allow(dead_code)]
 
+pub mod instance;
 pub mod proxy;
 pub mod registry;
 pub mod token;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use paddockd::paths::Paths;
 use paddockd::store::build::{self, ImageBuildConfig};
-use paddockd::store::{registries, Store};
+use paddockd::store::{Platform, RegistriesConfig, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
@@ -43,9 +43,6 @@ pub enum ImageCommand {
         /// os/arch[/variant].
         #[arg(long, default_value = "linux/amd64")]
         platform: String,
-        /// Also write the image as an OCI layout directory.
-        #[arg(long)]
-        oci_dir: Option<PathBuf>,
     },
 }
 
@@ -70,32 +67,31 @@ pub async fn run(paths: &Paths, command: ImageCommand) -> anyhow::Result<i32> {
         workdir,
         user,
         platform,
-        oci_dir,
     } = command;
     let mut dirs = vec![rootfs];
     dirs.extend(layers);
+    let platform: Platform = platform
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--platform {platform:?}: {e}"))?;
     let config = ImageBuildConfig {
         entrypoint: words(entrypoint)?,
         cmd: words(cmd)?,
         env,
-        working_dir: workdir,
+        workdir,
         user,
         platform,
+        ..ImageBuildConfig::default()
     };
-    let image = build::build_image(&dirs, &config)?;
-    println!("built {tag} {}", image.manifest_digest());
-    if let Some(dir) = oci_dir {
-        image.write_oci_layout(&dir, &tag)?;
-        println!("wrote {}", dir.display());
-    }
+    let image = build::build_image(&dirs, config)?;
+    println!("built {tag} {}", image.manifest_digest);
     if push {
-        let registries = registries::load(&paths.registries_config())?;
+        let registries = RegistriesConfig::load(&paths.registries_config())?;
         build::push(&image, &tag, &registries).await?;
         println!("pushed {tag}");
     }
     if import {
         let store = Store::open(paths)?;
-        store.import_built(&image, &tag)?;
+        store.import(&image, &tag).await?;
         println!("imported {tag} into {}", paths.store().display());
     }
     Ok(0)

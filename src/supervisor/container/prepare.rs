@@ -74,7 +74,7 @@ impl ContainerTask {
         let bundle = self.bundle();
         let identity = Identity {
             manifest: self.manifest_json(),
-            image_digest: image.digest.clone(),
+            image_digest: image.manifest_digest.to_string(),
         };
         if self.read_identity().as_ref() != Some(&identity) {
             self.unmount_rootfs();
@@ -126,7 +126,7 @@ impl ContainerTask {
         let json = serde_json::to_vec_pretty(&spec).map_err(|e| e.to_string())?;
         let config = bundle.join("config.json");
         write_atomic(&config, &json).map_err(|e| format!("writing {}: {e}", config.display()))?;
-        Ok(image.digest)
+        Ok(image.manifest_digest.to_string())
     }
 
 
