@@ -7,4 +7,5 @@
 //! - [`supervisor`]: starting, monitoring and restarting containers;
 //! - [`api`]: the local HTTP/JSON API on a unix socket.
 
+pub mod manifest;
 pub mod paths;
