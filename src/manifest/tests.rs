@@ -442,3 +442,16 @@ fn fixtures_load() {
         vec![vec!["db", "irssi"], vec!["web"]]
     );
 }
+
+#[test]
+fn yaml_1_1_booleans_stay_strings_but_boolean_fields_accept_them() {
+    let m = load("image: a\ncommand: [x, y, no, on]\nenvironment: {DEBUG: yes}\nrestart: no\ntty: yes\nprivileged: off\n").unwrap();
+    assert_eq!(m.command.unwrap(), ["x", "y", "no", "on"]);
+    assert_eq!(
+        m.environment,
+        vec![("DEBUG".to_string(), "yes".to_string())]
+    );
+    assert_eq!(m.restart, RestartPolicy::No);
+    assert!(m.tty);
+    assert!(!m.privileged);
+}

@@ -86,19 +86,22 @@ pub(crate) fn wrong_kind(node: &Node, path: &str, expected: &str) -> Issue {
     )
 }
 
-/// A boolean; the strings "true"/"false" are accepted like compose does.
+/// A boolean; the strings true/false/yes/no/on/off are accepted like
+/// compose does.
 pub(crate) fn boolean(node: &Node, path: &str) -> Result<bool, Issue> {
     const EXPECTED: &str = "true or false";
     match &node.value {
         Value::Bool(b) => Ok(*b),
-        Value::Str(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::Str(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        Value::Str(s) => Err(Issue::new(
-            at(node),
-            path,
-            &format!("{s:?} is not a boolean"),
-            EXPECTED,
-        )),
+        Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" => Ok(true),
+            "false" | "no" | "off" => Ok(false),
+            _ => Err(Issue::new(
+                at(node),
+                path,
+                &format!("{s:?} is not a boolean"),
+                EXPECTED,
+            )),
+        },
         _ => Err(wrong_kind(node, path, EXPECTED)),
     }
 }

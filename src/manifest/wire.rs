@@ -131,6 +131,10 @@ pub(crate) fn parse(text: &str) -> Result<WireManifest, Issue> {
         // Keep `ZIP: 01234` and `N: 1_000` as written, like compose.
         leading_zero_numbers_as_strings: true,
         underscored_numbers_as_strings: true,
+        // YAML 1.2 booleans only, so `command: [x, y]` and `restart: no`
+        // stay strings (as in compose); boolean fields still accept
+        // yes/no/on/off.
+        strict_booleans: true,
         with_snippet: false,
     };
     let mut track = serde_path_to_error::Track::new();
