@@ -166,7 +166,7 @@ async fn pump<R, W>(
 
 async fn run_tty<S>(
     conn: S,
-    mut cmd: tokio::process::Command,
+    cmd: tokio::process::Command,
     console_dir: &std::path::Path,
 ) -> std::io::Result<()>
 where

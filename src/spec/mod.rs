@@ -26,12 +26,7 @@ pub use process::DEFAULT_PATH;
 
 /// Host-side files the supervisor keeps current, bind-mounted read-only
 /// onto the container's /etc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcFiles {
-    pub resolv_conf: PathBuf,
-    pub hosts: PathBuf,
-    pub hostname: PathBuf,
-}
+pub use crate::host::etc_files::EtcFiles;
 
 /// Everything [`build_spec`] needs.
 #[derive(Debug, Clone)]

@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use super::{Command, ContainerTask};
+use crate::manifest::HealthcheckTest;
 use crate::supervisor::status::Health;
 
 impl ContainerTask {
     pub(super) fn spawn_health_checker(&self) -> Option<JoinHandle<()>> {
         let check = self.manifest.healthcheck.clone()?;
-        let argv = check.command()?;
+        let argv = match check.test.as_ref()? {
+            HealthcheckTest::Cmd(argv) => argv.clone(),
+            HealthcheckTest::CmdShell(line) => vec!["/bin/sh".into(), "-c".into(), line.clone()],
+            HealthcheckTest::Disabled => return None,
+        };
         let runner = self.shared.runner.clone();
         let name = self.name().to_string();
         let status = self.status.clone();

@@ -91,7 +91,11 @@ impl ContainerTask {
                             running.finish();
                             self.on_exit(&exit, running.started.elapsed())
                         }
-                        Err(cmd) => match self.on_command_running(cmd, running).await {
+                        Err(None) => {
+                            running.finish();
+                            return;
+                        }
+                        Err(Some(cmd)) => match self.on_command_running(cmd, running).await {
                             Next::Phase(p) => p,
                             Next::Exit => return,
                         },
@@ -170,7 +174,7 @@ impl ContainerTask {
         }
     }
 
-    fn record_exit(&self, exit: &MonitorStatus) {
+    pub(super) fn record_exit(&self, exit: &MonitorStatus) {
         self.update(|s| {
             s.pid = None;
             s.last_exit_code = exit.exit_code;
@@ -187,7 +191,7 @@ impl ContainerTask {
         tracing::info!(container = %self.name(), code = ?exit.exit_code, "exited");
         match self.restart_delay_for(exit) {
             Some(_) => {
-                if matches!(self.manifest.restart, RestartPolicy::OnFailure(_)) {
+                if matches!(self.manifest.restart, RestartPolicy::OnFailure { .. }) {
                     self.failure_restarts += 1;
                 }
                 let delay = self.next_delay(ran_for);
@@ -207,8 +211,8 @@ impl ContainerTask {
         let restart = match self.manifest.restart {
             RestartPolicy::No => false,
             RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-            RestartPolicy::OnFailure(max) => {
-                failed && max.is_none_or(|m| self.failure_restarts < m)
+            RestartPolicy::OnFailure { max_retries } => {
+                failed && max_retries.is_none_or(|m| self.failure_restarts < m)
             }
         };
         restart.then_some(())
