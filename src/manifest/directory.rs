@@ -129,10 +129,12 @@ fn remove_duplicate_names(
     }
     let (keep, dups): (Vec<_>, Vec<_>) = loaded
         .into_iter()
-        .partition(|c| by_name[&c.manifest.name].len() == 1);
+        .partition(|c| by_name.get(&c.manifest.name).map_or(0, Vec::len) <= 1);
     for c in dups {
-        let others: Vec<String> = by_name[&c.manifest.name]
-            .iter()
+        let others: Vec<String> = by_name
+            .get(&c.manifest.name)
+            .into_iter()
+            .flatten()
             .filter(|p| **p != c.manifest.source)
             .map(|p| p.display().to_string())
             .collect();

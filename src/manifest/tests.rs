@@ -455,3 +455,11 @@ fn yaml_1_1_booleans_stay_strings_but_boolean_fields_accept_them() {
     assert!(m.tty);
     assert!(!m.privileged);
 }
+
+#[test]
+fn compose_aliases_network_mode_and_pull_policy() {
+    let m = load("image: a\nnetwork_mode: host\npull_policy: never\n").unwrap();
+    assert_eq!(m.network, NetworkMode::Host);
+    assert_eq!(m.pull, PullPolicy::Never);
+    assert!(err("image: a\nnetwork: host\nnetwork_mode: host\n").contains("duplicate field"));
+}

@@ -187,6 +187,20 @@ fn issue_from(err: &serde_saphyr::Error, path: &str) -> Issue {
             "not a mapping",
             "a mapping of container settings such as \"image: alpine\"",
         ),
+        serde_saphyr::Error::Unexpected { expected, .. } => {
+            let what = match *expected {
+                "mapping start" => "a mapping",
+                "sequence start" => "a list",
+                other => other,
+            };
+            Issue::new(at, path, "wrong kind of value", what)
+        }
+        serde_saphyr::Error::MultipleDocuments { .. } => Issue::new(
+            at,
+            "",
+            "a second YAML document (---)",
+            "one container per file",
+        ),
         _ => {
             let message = serde_saphyr::DefaultMessageFormatter.format_message(inner);
             Issue::new(at, path, &message, "")
@@ -268,7 +282,34 @@ mod tests {
     fn healthcheck_wrong_type() {
         let (line, col, msg) = err("image: a\nhealthcheck: curl\n");
         assert_eq!((line, col), (2, 14));
-        assert!(msg.starts_with("healthcheck: "), "{msg}");
+        assert_eq!(msg, "healthcheck: wrong kind of value (expected a mapping)");
+    }
+
+    #[test]
+    fn second_document() {
+        let (line, col, msg) = err("image: a\n---\nimage: b\n");
+        assert_eq!((line, col), (3, 1));
+        assert_eq!(
+            msg,
+            "a second YAML document (---) (expected one container per file)"
+        );
+    }
+
+    #[test]
+    fn unknown_alias() {
+        let (line, col, msg) = err("image: a\ncommand: *nope\n");
+        assert_eq!((line, col), (2, 10));
+        assert!(msg.contains("unknown anchor"), "{msg}");
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_work() {
+        let w = parse(
+            "x-base: &base {tty: true}\nimage: a\n<<: *base\ncommand: &c [a, b]\nentrypoint: *c\n",
+        )
+        .unwrap();
+        assert!(w.tty.is_some());
+        assert!(w.entrypoint.is_some());
     }
 
     #[test]
