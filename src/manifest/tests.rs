@@ -32,7 +32,7 @@ fn minimal_manifest_gets_defaults() {
             user: None,
             volumes: vec![],
             tmpfs: vec![],
-            network: NetworkMode::Bridge,
+            network: NetworkMode::Host,
             ports: vec![],
             tty: false,
             restart: RestartPolicy::No,

@@ -150,8 +150,16 @@ pub(crate) fn check(
     });
     check_mount_targets(&mounts, &mut issues);
 
+    let ports = field(&mut issues, &w.ports, |n| ports::ports(n, "ports")).unwrap_or_default();
+    // As the seed's podman wrapper: the host's network unless ports are
+    // published, which needs a bridge (issue #3 says so too).
+    let default_network = if ports.is_empty() {
+        NetworkMode::Host
+    } else {
+        NetworkMode::Bridge
+    };
     let network = field(&mut issues, &w.network, |n| policy::network(n, "network"))
-        .unwrap_or(NetworkMode::Bridge);
+        .unwrap_or(default_network);
     let network_at = w.network.as_ref().map(at).unwrap_or(Pos::UNKNOWN);
     if network == NetworkMode::Container(name.clone()) {
         issues.push(Issue::new(
@@ -161,7 +169,6 @@ pub(crate) fn check(
             policy::NETWORK,
         ));
     }
-    let ports = field(&mut issues, &w.ports, |n| ports::ports(n, "ports")).unwrap_or_default();
     if !ports.is_empty() && matches!(network, NetworkMode::None | NetworkMode::Container(_)) {
         let n = w.ports.as_ref().map(at).unwrap_or(Pos::UNKNOWN);
         issues.push(Issue::new(
