@@ -81,9 +81,10 @@ pub struct Monitor {
     /// Give the container a pty (process.terminal in config.json must be true)
     #[arg(long)]
     pub tty: bool,
-    /// Rotate current.log before it would grow beyond this many bytes
+    /// Rotate current.log before it would grow beyond this many bytes (at least
+    /// 32 KiB, so that a file always holds a whole 16 KiB line)
     #[arg(long, default_value_t = 10 * 1024 * 1024,
-          value_parser = clap::value_parser!(u64).range(1024..))]
+          value_parser = clap::value_parser!(u64).range(32 * 1024..))]
     pub log_max_bytes: u64,
     /// Number of log files kept, current.log included
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
