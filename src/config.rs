@@ -121,6 +121,40 @@ pub struct DaemonConfig {
     pub auto_prune: bool,
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct InvalidConfig {
+    path: PathBuf,
+    message: String,
+}
+
+impl DaemonConfig {
+    /// Values the types allow but paddock cannot use.
+    pub fn validate(&self, path: &Path) -> Result<(), InvalidConfig> {
+        let invalid = |message: String| {
+            Err(InvalidConfig {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
+        if self.logs.max_file_bytes < MIN_LOG_FILE_BYTES {
+            return invalid(format!(
+                "logs.max_file_bytes must be at least {MIN_LOG_FILE_BYTES}"
+            ));
+        }
+        if self.logs.buffer_lines == 0 {
+            return invalid("logs.buffer_lines must be at least 1".into());
+        }
+        if self.backoff.initial.0.is_zero() || self.backoff.max.0 < self.backoff.initial.0 {
+            return invalid("backoff: need 0 < initial <= max".into());
+        }
+        Ok(())
+    }
+}
+
+/// The smallest log file paddock-runner rotates at.
+pub const MIN_LOG_FILE_BYTES: u64 = 32 * 1024;
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         Self {

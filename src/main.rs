@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("--root {}", args.root.display()))?;
     let paths = Paths::new(root);
     let config: DaemonConfig = config::load_yaml(&paths.daemon_config())?;
+    config.validate(&paths.daemon_config())?;
     let registries = RegistriesConfig::load(&paths.registries_config())?;
 
     if config.bind_var {

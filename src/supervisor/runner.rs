@@ -78,9 +78,12 @@ impl Runner {
         if tty {
             cmd.arg("--tty");
         }
+        // The monitor's own complaints (bad arguments, a runtime error before
+        // it could write status.json) go to a file paddockd can quote.
+        let stderr = std::fs::File::create(state_dir.join("monitor.log"))?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(false);
         // SAFETY: setsid is async-signal-safe and touches no memory of the
         // parent; it only detaches the child from paddockd's session.

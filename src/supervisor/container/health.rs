@@ -22,7 +22,6 @@ impl ContainerTask {
         let name = self.name().to_string();
         let status = self.status.clone();
         let commands = self.commands_tx.clone();
-        status.send_modify(|s| s.health = Some(Health::Starting));
         Some(tokio::spawn(async move {
             let started = Instant::now();
             let mut failures = 0u32;

@@ -43,8 +43,10 @@ impl ContainerTask {
         }
         tracing::info!(container = %self.name(), pid = ?status.pid, "re-adopted running container");
         let digest = self.stored_image_digest();
+        let health = self.initial_health();
         self.update(|s| {
             s.state = State::Running;
+            s.health = health;
             s.pid = status.pid;
             s.started_at = status.started_at.clone();
             s.image_digest = digest;
@@ -135,8 +137,10 @@ impl ContainerTask {
             if let Some(status) = self.monitor.read_status_file() {
                 match status.state.as_str() {
                     "running" => {
+                        let health = self.initial_health();
                         self.update(|s| {
                             s.state = State::Running;
+                            s.health = health;
                             s.pid = status.pid;
                             s.started_at = status.started_at.clone();
                             s.last_error = None;
@@ -158,13 +162,30 @@ impl ContainerTask {
             if !crate::supervisor::monitor_client::pid_alive(monitor_pid as i32)
                 && self.monitor.read_status_file().is_none()
             {
-                return Err("paddock-runner exited without reporting a status".into());
+                let said = std::fs::read_to_string(state_dir.join("monitor.log")).unwrap_or_default();
+                let said = said.trim();
+                return Err(format!(
+                    "paddock-runner exited without reporting a status{}{said}",
+                    if said.is_empty() { "" } else { ": " }
+                ));
             }
             if Instant::now() > deadline {
                 return Err("paddock-runner did not report the container running within 60s".into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// `starting` for a container with a health check (set together with
+    /// `running`, so a `service_healthy` dependant never sees a gap), else none.
+    fn initial_health(&self) -> Option<Health> {
+        use crate::manifest::HealthcheckTest;
+        self.manifest
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.test.as_ref())
+            .filter(|t| !matches!(t, HealthcheckTest::Disabled))
+            .map(|_| Health::Starting)
     }
 
     /// Starts the log follower and, if configured, the health checker.

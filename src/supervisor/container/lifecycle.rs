@@ -133,7 +133,7 @@ impl ContainerTask {
         }
         if let Some(last) = self.monitor.read_status_file() {
             if last.state == "exited" {
-                self.record_exit(&last);
+                self.record_exit(&last, State::Exited);
                 if self.restart_delay_for(&last).is_none() {
                     return false;
                 }
@@ -174,8 +174,11 @@ impl ContainerTask {
         }
     }
 
-    pub(super) fn record_exit(&self, exit: &MonitorStatus) {
+    /// Records an exit and the state it leads to, in one update (a
+    /// dependant must never see `running` without a pid).
+    pub(super) fn record_exit(&self, exit: &MonitorStatus, state: State) {
         self.update(|s| {
+            s.state = state;
             s.pid = None;
             s.last_exit_code = exit.exit_code;
             s.finished_at = exit.finished_at.clone();
@@ -187,7 +190,6 @@ impl ContainerTask {
     }
 
     fn on_exit(&mut self, exit: &MonitorStatus, ran_for: Duration) -> Phase {
-        self.record_exit(exit);
         tracing::info!(container = %self.name(), code = ?exit.exit_code, "exited");
         match self.restart_delay_for(exit) {
             Some(_) => {
@@ -195,11 +197,11 @@ impl ContainerTask {
                     self.failure_restarts += 1;
                 }
                 let delay = self.next_delay(ran_for);
-                self.update(|s| s.state = State::Restarting);
+                self.record_exit(exit, State::Restarting);
                 Phase::Backoff(delay)
             }
             None => {
-                self.update(|s| s.state = State::Exited);
+                self.record_exit(exit, State::Exited);
                 Phase::Idle
             }
         }

@@ -36,7 +36,7 @@ impl ContainerTask {
                     }
                 };
                 if let Some(exit) = exit.or_else(|| self.monitor.read_status_file()) {
-                    self.record_exit(&exit);
+                    self.record_exit(&exit, State::Stopping);
                 }
             }
         }
