@@ -53,7 +53,7 @@ pub fn builder(root: &Path, id: &str) -> Result<ContainerBuilder, ContainerError
         source,
     };
     ContainerBuilder::new(id.to_owned(), SyscallType::default())
-        .with_executor(CleanSignalsExecutor)
+        .with_executor(CleanSignalsExecutor::default())
         .with_root_path(root)
         .map_err(err)?
         .validate_id()

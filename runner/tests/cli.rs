@@ -312,3 +312,33 @@ fn exec_tty_restores_the_terminal() {
     assert_eq!(settings.len(), 2, "output: {out:?}");
     assert_eq!(settings[0], settings[1], "terminal not restored");
 }
+
+#[test]
+fn exec_keeps_the_containers_seccomp_profile() {
+    let b = Bundle::new("exec-seccomp", &["sleep", "1000"]);
+    b.configure(|c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        });
+        // Without no_new_privs, as docker runs containers: the harder case.
+        c["process"]
+            .as_object_mut()
+            .unwrap()
+            .remove("noNewPrivileges");
+    });
+    b.detached(&["run", "-d", "-b", b.dir().to_str().unwrap(), &b.id]);
+    let out = b.output(&[
+        "exec",
+        &b.id,
+        "--",
+        "sh",
+        "-c",
+        "mkdir /dev/shm/d; echo rc=$?; grep Seccomp: /proc/self/status",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rc=1"), "mkdir was allowed: {stdout}");
+    assert!(stdout.contains("Seccomp:\t2"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"));
+}

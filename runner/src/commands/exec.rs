@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 
 use super::exec_process;
 use super::Global;
+use crate::executor::CleanSignalsExecutor;
 use crate::pty::ConsoleSocket;
 use crate::{container, foreground, signals};
 
@@ -43,7 +44,9 @@ pub fn run(global: &Global, args: &liboci_cli::Exec) -> Result<i32> {
         .as_ref()
         .map(|s| s.path())
         .or(args.console_socket.as_deref());
+    let seccomp = exec_process::seccomp_profile(&target)?;
     let pid = container::builder(&global.root, id)?
+        .with_executor(CleanSignalsExecutor::with_seccomp(seccomp))
         .with_pid_file(args.pid_file.as_deref())
         .context("pid file")?
         .with_console_socket(console_path)

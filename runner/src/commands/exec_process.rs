@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use libcontainer::container::Container;
+use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Map, Value};
 use tempfile::NamedTempFile;
 
@@ -40,6 +41,21 @@ pub fn write(container: &Container, args: &liboci_cli::Exec, dir: &Path) -> Resu
     serde_json::to_writer(&mut file, &process).context("write process file")?;
     file.flush().context("write process file")?;
     Ok(ProcessFile { file, terminal })
+}
+
+/// The container's seccomp profile, which libcontainer's exec leaves out (see
+/// [`crate::executor`]). Profiles that hand a notify fd to a listener cannot be
+/// honoured that way and are refused.
+pub fn seccomp_profile(container: &Container) -> Result<Option<LinuxSeccomp>> {
+    let config = container.bundle().join("config.json");
+    let spec = Spec::load(&config).with_context(|| format!("read {}", config.display()))?;
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    if let Some(profile) = &profile {
+        if libcontainer::seccomp::is_notify(profile) {
+            bail!("exec into a container whose seccomp profile uses notify is not supported");
+        }
+    }
+    Ok(profile)
 }
 
 fn from_config(container: &Container, args: &liboci_cli::Exec) -> Result<Value> {

@@ -22,7 +22,10 @@ pub fn run(global: &Global, args: &liboci_cli::Run) -> Result<i32> {
     let signals = if args.detach {
         None
     } else {
-        nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
+        if !args.no_subreaper {
+            // Orphans of the container (without a pid namespace) come to us.
+            nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
+        }
         Some(signals::block_and_listen(&[Signal::SIGWINCH])?)
     };
     let own_console =

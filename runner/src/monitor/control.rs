@@ -223,8 +223,9 @@ impl ControlServer {
         fds
     }
 
-    /// Handles what poll reported for the fds of [`Self::poll_fds`] (same order);
-    /// returns the requests that arrived.
+    /// Handles what poll reported for the fds of [`Self::poll_fds`] (same order,
+    /// so call it before anything else changes the clients); returns the
+    /// requests that arrived.
     pub fn handle(&mut self, revents: &[PollFlags]) -> Vec<Incoming> {
         let mut incoming = Vec::new();
         for (client, events) in self.clients.iter_mut().zip(revents.iter().skip(1)) {

@@ -67,10 +67,12 @@ impl Supervisor<'_> {
                     }
                 }
             }
-            self.handle_outputs(out_ev);
+            // The control server first: its revents index its client list as
+            // it was at poll time, and broadcasting output may drop clients.
             for incoming in self.control.handle(control_ev) {
                 self.respond(incoming, ended.is_some());
             }
+            self.handle_outputs(out_ev);
         }
         let Some((exit, finished, _)) = ended else {
             return;
