@@ -66,9 +66,11 @@ pub struct HumanDuration(pub Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .map(HumanDuration)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {s:?} (expected e.g. \"100ms\", \"10s\", \"1m30s\")")))
+        parse_duration(&s).map(HumanDuration).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid duration {s:?} (expected e.g. \"100ms\", \"10s\", \"1m30s\")"
+            ))
+        })
     }
 }
 
@@ -88,7 +90,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let (num, tail) = rest.split_at(num_end);
         let value: f64 = num.parse().ok()?;
-        let unit_end = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_end);
         let scale = match unit {
             "us" | "µs" => 1e-6,
@@ -292,7 +296,11 @@ mod tests {
     fn values_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("paddockd.yaml");
-        std::fs::write(&path, "backoff:\n  initial: 50ms\n  max: 5s\nbind_var: false\n").unwrap();
+        std::fs::write(
+            &path,
+            "backoff:\n  initial: 50ms\n  max: 5s\nbind_var: false\n",
+        )
+        .unwrap();
         let c: DaemonConfig = load_yaml(&path).unwrap();
         assert_eq!(c.backoff.initial.0, Duration::from_millis(50));
         assert_eq!(c.backoff.max.0, Duration::from_secs(5));

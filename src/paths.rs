@@ -117,9 +117,15 @@ mod tests {
     #[test]
     fn everything_lives_under_the_root() {
         let p = Paths::new("/tmp/x");
-        assert_eq!(p.manifests(), PathBuf::from("/tmp/x/etc/paddock/containers"));
+        assert_eq!(
+            p.manifests(),
+            PathBuf::from("/tmp/x/etc/paddock/containers")
+        );
         assert_eq!(p.store(), PathBuf::from("/tmp/x/var/lib/paddock"));
-        assert_eq!(p.api_socket(), PathBuf::from("/tmp/x/run/paddock/paddockd.sock"));
+        assert_eq!(
+            p.api_socket(),
+            PathBuf::from("/tmp/x/run/paddock/paddockd.sock")
+        );
         assert_eq!(p.log_dir("a"), PathBuf::from("/tmp/x/var/log/paddock/a"));
     }
 }

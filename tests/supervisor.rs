@@ -38,7 +38,10 @@ fn runs_containers_and_shows_their_logs() {
     inst.start();
     let hello = inst.wait_state("hello", "running");
     assert!(hello["pid"].as_i64().unwrap() > 0);
-    assert!(hello["image_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(hello["image_digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     inst.wait_state("quiet", "running");
     let logs = inst.wait_for(Duration::from_secs(10), "hello's output", || {
         let l = inst.logs("hello");
@@ -48,19 +51,26 @@ fn runs_containers_and_shows_their_logs() {
     assert!(logs.contains(" stderr to stderr"), "{logs}");
     // Rotated log files exist on disk too.
     let file = inst.root().join("var/log/paddock/hello/current.log");
-    assert!(std::fs::read_to_string(file).unwrap().contains("hello from"));
+    assert!(std::fs::read_to_string(file)
+        .unwrap()
+        .contains("hello from"));
 }
 
 #[test]
 fn var_is_bind_mounted_from_perm() {
     let (_registry, mut inst, image) = setup();
-    inst.write_manifest("a.yaml", &manifest("a", &image, "command: [sleep, '1000']\n"));
+    inst.write_manifest(
+        "a.yaml",
+        &manifest("a", &image, "command: [sleep, '1000']\n"),
+    );
     inst.start();
     inst.wait_state("a", "running");
     let var = inst.root().canonicalize().unwrap().join("var");
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
-        mountinfo.lines().any(|l| l.split(' ').nth(4) == Some(var.to_str().unwrap())),
+        mountinfo
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(var.to_str().unwrap())),
         "{} is not a mount point",
         var.display()
     );
@@ -74,10 +84,17 @@ fn var_is_bind_mounted_from_perm() {
 #[test]
 fn a_bad_manifest_is_reported_and_the_others_run() {
     let (_registry, mut inst, image) = setup();
-    inst.write_manifest("good.yaml", &manifest("good", &image, "command: [sleep, '1000']\n"));
+    inst.write_manifest(
+        "good.yaml",
+        &manifest("good", &image, "command: [sleep, '1000']\n"),
+    );
     inst.write_manifest(
         "bad.yaml",
-        &manifest("bad", &image, "command: [sleep, '1000']\nrestart: sometimes\n"),
+        &manifest(
+            "bad",
+            &image,
+            "command: [sleep, '1000']\nrestart: sometimes\n",
+        ),
     );
     inst.start();
     inst.wait_state("good", "running");
@@ -91,9 +108,16 @@ fn a_crash_looping_container_backs_off_while_others_run() {
     let (_registry, mut inst, image) = setup();
     inst.write_manifest(
         "crash.yaml",
-        &manifest("crash", &image, "command: [sh, -c, 'echo boom; exit 3']\nrestart: always\n"),
+        &manifest(
+            "crash",
+            &image,
+            "command: [sh, -c, 'echo boom; exit 3']\nrestart: always\n",
+        ),
     );
-    inst.write_manifest("steady.yaml", &manifest("steady", &image, "command: [sleep, '1000']\n"));
+    inst.write_manifest(
+        "steady.yaml",
+        &manifest("steady", &image, "command: [sleep, '1000']\n"),
+    );
     inst.start();
     let steady = inst.wait_state("steady", "running");
     std::thread::sleep(Duration::from_secs(4));
@@ -105,7 +129,10 @@ fn a_crash_looping_container_backs_off_while_others_run() {
     assert_eq!(crash["last_exit_code"], 3);
     let steady_now = inst.container("steady").unwrap();
     assert_eq!(steady_now["state"], "running");
-    assert_eq!(steady_now["pid"], steady["pid"], "the steady container was not touched");
+    assert_eq!(
+        steady_now["pid"], steady["pid"],
+        "the steady container was not touched"
+    );
 }
 
 #[test]
@@ -113,11 +140,19 @@ fn on_failure_with_a_maximum_gives_up() {
     let (_registry, mut inst, image) = setup();
     inst.write_manifest(
         "flaky.yaml",
-        &manifest("flaky", &image, "command: [sh, -c, 'exit 1']\nrestart: on-failure:2\n"),
+        &manifest(
+            "flaky",
+            &image,
+            "command: [sh, -c, 'exit 1']\nrestart: on-failure:2\n",
+        ),
     );
     inst.write_manifest(
         "once.yaml",
-        &manifest("once", &image, "command: [sh, -c, 'exit 0']\nrestart: on-failure\n"),
+        &manifest(
+            "once",
+            &image,
+            "command: [sh, -c, 'exit 0']\nrestart: on-failure\n",
+        ),
     );
     inst.start();
     let flaky = inst.wait_state("flaky", "exited");
@@ -140,16 +175,27 @@ fn stop_escalates_to_sigkill_after_the_grace_period() {
     );
     inst.write_manifest(
         "polite.yaml",
-        &manifest("polite", &image, "command: [sleep, '1000']\nstop_signal: SIGKILL\nstop_grace_period: 30s\n"),
+        &manifest(
+            "polite",
+            &image,
+            "command: [sleep, '1000']\nstop_signal: SIGKILL\nstop_grace_period: 30s\n",
+        ),
     );
     inst.start();
     inst.wait_state("stubborn", "running");
     inst.wait_state("polite", "running");
     let t = Instant::now();
     let out = inst.paddock(&["stop", "stubborn"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(900), "stopped too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "stopped too early: {took:?}"
+    );
     let s = inst.wait_state("stubborn", "stopped");
     assert_eq!(s["last_exit_code"], 137, "{s}");
     let t = Instant::now();
@@ -166,7 +212,14 @@ fn stop_escalates_to_sigkill_after_the_grace_period() {
 #[test]
 fn sigkilled_paddockd_re_adopts_running_containers() {
     let (_registry, mut inst, image) = setup();
-    inst.write_manifest("keep.yaml", &manifest("keep", &image, "command: [sh, -c, 'echo started; exec sleep 1000']\n"));
+    inst.write_manifest(
+        "keep.yaml",
+        &manifest(
+            "keep",
+            &image,
+            "command: [sh, -c, 'echo started; exec sleep 1000']\n",
+        ),
+    );
     inst.start();
     let before = inst.wait_state("keep", "running");
     inst.kill_daemon();
@@ -181,11 +234,19 @@ fn sigkilled_paddockd_re_adopts_running_containers() {
     assert_eq!(after["restarts"], 0);
     // Exactly one monitor runs for it.
     let monitors = std::process::Command::new("pgrep")
-        .args(["-f", &format!("monitor --id keep --bundle {}", inst.root().display())])
+        .args([
+            "-f",
+            &format!("monitor --id keep --bundle {}", inst.root().display()),
+        ])
         .output()
         .unwrap();
     let count = String::from_utf8_lossy(&monitors.stdout).lines().count();
-    assert_eq!(count, 1, "monitors: {}", String::from_utf8_lossy(&monitors.stdout));
+    assert_eq!(
+        count,
+        1,
+        "monitors: {}",
+        String::from_utf8_lossy(&monitors.stdout)
+    );
     // The re-adopted container is still controllable.
     assert!(inst.paddock(&["restart", "keep"]).status.success());
     let restarted = inst.wait_state("keep", "running");
@@ -197,7 +258,11 @@ fn exec_runs_commands_inside_the_container() {
     let (_registry, mut inst, image) = setup();
     inst.write_manifest(
         "box.yaml",
-        &manifest("box", &image, "command: [sh, -c, 'echo inside > /tmp/marker; exec sleep 1000']\nhostname: boxhost\n"),
+        &manifest(
+            "box",
+            &image,
+            "command: [sh, -c, 'echo inside > /tmp/marker; exec sleep 1000']\nhostname: boxhost\n",
+        ),
     );
     inst.start();
     inst.wait_state("box", "running");
@@ -205,19 +270,36 @@ fn exec_runs_commands_inside_the_container() {
         let out = inst.paddock(&["exec", "box", "--", "cat", "/tmp/marker"]);
         (String::from_utf8_lossy(&out.stdout) == "inside\n").then_some(())
     });
-    let out = inst.paddock(&["exec", "box", "--", "sh", "-c", "hostname; echo err >&2; exit 7"]);
+    let out = inst.paddock(&[
+        "exec",
+        "box",
+        "--",
+        "sh",
+        "-c",
+        "hostname; echo err >&2; exit 7",
+    ]);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "boxhost\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
     // Without a terminal: stdin is not a tty.
-    let out = inst.paddock(&["exec", "box", "--", "sh", "-c", "test -t 0 && echo tty || echo notty"]);
+    let out = inst.paddock(&[
+        "exec",
+        "box",
+        "--",
+        "sh",
+        "-c",
+        "test -t 0 && echo tty || echo notty",
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "notty\n");
 }
 
 #[test]
 fn exec_with_a_tty_gets_a_terminal() {
     let (_registry, mut inst, image) = setup();
-    inst.write_manifest("box.yaml", &manifest("box", &image, "command: [sleep, '1000']\n"));
+    inst.write_manifest(
+        "box.yaml",
+        &manifest("box", &image, "command: [sleep, '1000']\n"),
+    );
     inst.start();
     inst.wait_state("box", "running");
     // Run the CLI under `script` so it has a terminal of its own.
@@ -281,11 +363,20 @@ fn logs_rotate_within_their_bounds() {
 #[test]
 fn the_clock_gates_containers_that_wait_for_it() {
     let (_registry, mut inst, image) = setup();
-    inst.write_daemon_config("clock:\n  wait: true\n  not_before: '2999-01-01T00:00:00Z'\n  poll_interval: 50ms\n");
-    inst.write_manifest("patient.yaml", &manifest("patient", &image, "command: [sleep, '1000']\n"));
+    inst.write_daemon_config(
+        "clock:\n  wait: true\n  not_before: '2999-01-01T00:00:00Z'\n  poll_interval: 50ms\n",
+    );
+    inst.write_manifest(
+        "patient.yaml",
+        &manifest("patient", &image, "command: [sleep, '1000']\n"),
+    );
     inst.write_manifest(
         "eager.yaml",
-        &manifest("eager", &image, "command: [sleep, '1000']\nwait_for_clock: false\n"),
+        &manifest(
+            "eager",
+            &image,
+            "command: [sleep, '1000']\nwait_for_clock: false\n",
+        ),
     );
     inst.start();
     inst.wait_state("eager", "running");
@@ -298,17 +389,33 @@ fn the_clock_gates_containers_that_wait_for_it() {
 #[test]
 fn apply_restarts_only_what_changed() {
     let (_registry, mut inst, image) = setup();
-    inst.write_manifest("a.yaml", &manifest("a", &image, "command: [sleep, '1000']\n"));
-    inst.write_manifest("b.yaml", &manifest("b", &image, "command: [sleep, '1000']\n"));
-    inst.write_manifest("c.yaml", &manifest("c", &image, "command: [sleep, '1000']\n"));
+    inst.write_manifest(
+        "a.yaml",
+        &manifest("a", &image, "command: [sleep, '1000']\n"),
+    );
+    inst.write_manifest(
+        "b.yaml",
+        &manifest("b", &image, "command: [sleep, '1000']\n"),
+    );
+    inst.write_manifest(
+        "c.yaml",
+        &manifest("c", &image, "command: [sleep, '1000']\n"),
+    );
     inst.start();
     let a = inst.wait_state("a", "running");
     let b = inst.wait_state("b", "running");
     inst.wait_state("c", "running");
-    inst.write_manifest("b.yaml", &manifest("b", &image, "command: [sleep, '2000']\n"));
+    inst.write_manifest(
+        "b.yaml",
+        &manifest("b", &image, "command: [sleep, '2000']\n"),
+    );
     inst.remove_manifest("c.yaml");
     let out = inst.paddock(&["apply"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("recreated: b"), "{text}");
     assert!(text.contains("removed: c"), "{text}");
@@ -333,7 +440,11 @@ fn depends_on_orders_the_start() {
     );
     inst.write_manifest(
         "app.yaml",
-        &manifest("app", &image, "command: [sleep, '1000']\ndepends_on:\n  db:\n    condition: service_healthy\n"),
+        &manifest(
+            "app",
+            &image,
+            "command: [sleep, '1000']\ndepends_on:\n  db:\n    condition: service_healthy\n",
+        ),
     );
     inst.start();
     inst.wait_state("db", "running");
@@ -341,8 +452,10 @@ fn depends_on_orders_the_start() {
         inst.container("db").filter(|c| c["health"] == "healthy")
     });
     let app = inst.wait_state("app", "running");
-    let db_started = chrono::DateTime::parse_from_rfc3339(db["started_at"].as_str().unwrap()).unwrap();
-    let app_started = chrono::DateTime::parse_from_rfc3339(app["started_at"].as_str().unwrap()).unwrap();
+    let db_started =
+        chrono::DateTime::parse_from_rfc3339(db["started_at"].as_str().unwrap()).unwrap();
+    let app_started =
+        chrono::DateTime::parse_from_rfc3339(app["started_at"].as_str().unwrap()).unwrap();
     assert!(
         app_started - db_started >= chrono::Duration::milliseconds(900),
         "db started {db_started}, app {app_started}\n{}",
@@ -363,18 +476,29 @@ fn an_unhealthy_container_is_restarted() {
     );
     inst.start();
     let first = inst.wait_state("sick", "running");
-    let later = inst.wait_for(Duration::from_secs(20), "a restart for unhealthiness", || {
-        inst.container("sick")
-            .filter(|c| c["restarts"].as_u64() >= Some(1) && c["state"] == "running")
-    });
+    let later = inst.wait_for(
+        Duration::from_secs(20),
+        "a restart for unhealthiness",
+        || {
+            inst.container("sick")
+                .filter(|c| c["restarts"].as_u64() >= Some(1) && c["state"] == "running")
+        },
+    );
     assert_ne!(later["pid"], first["pid"]);
 }
 
 #[test]
 fn resolv_conf_follows_the_host() {
     let (_registry, mut inst, image) = setup();
-    std::fs::write(inst.root().join("etc/resolv.conf"), "nameserver 192.0.2.1\n").unwrap();
-    inst.write_manifest("r.yaml", &manifest("r", &image, "command: [sleep, '1000']\nnetwork: host\n"));
+    std::fs::write(
+        inst.root().join("etc/resolv.conf"),
+        "nameserver 192.0.2.1\n",
+    )
+    .unwrap();
+    inst.write_manifest(
+        "r.yaml",
+        &manifest("r", &image, "command: [sleep, '1000']\nnetwork: host\n"),
+    );
     inst.start();
     inst.wait_state("r", "running");
     let read = || {
@@ -382,7 +506,11 @@ fn resolv_conf_follows_the_host() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(read(), "nameserver 192.0.2.1\n");
-    std::fs::write(inst.root().join("etc/resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+    std::fs::write(
+        inst.root().join("etc/resolv.conf"),
+        "nameserver 192.0.2.53\n",
+    )
+    .unwrap();
     inst.wait_for(Duration::from_secs(10), "the new resolv.conf", || {
         (read() == "nameserver 192.0.2.53\n").then_some(())
     });
@@ -391,14 +519,21 @@ fn resolv_conf_follows_the_host() {
 #[test]
 fn sigterm_stops_everything_and_leaves_no_mounts() {
     let (_registry, mut inst, image) = setup();
-    inst.write_manifest("a.yaml", &manifest("a", &image, "command: [sleep, '1000']\n"));
+    inst.write_manifest(
+        "a.yaml",
+        &manifest("a", &image, "command: [sleep, '1000']\n"),
+    );
     inst.start();
     let a = inst.wait_state("a", "running");
     inst.stop_daemon();
     let pid = a["pid"].as_i64().unwrap() as i32;
     std::thread::sleep(Duration::from_millis(200));
     assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err());
-    let rootfs = inst.root().canonicalize().unwrap().join("var/lib/paddock/containers/a/rootfs");
+    let rootfs = inst
+        .root()
+        .canonicalize()
+        .unwrap()
+        .join("var/lib/paddock/containers/a/rootfs");
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mountinfo.contains(rootfs.to_str().unwrap()));
 }

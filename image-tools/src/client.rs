@@ -58,7 +58,10 @@ impl Client {
             None => Bytes::new(),
         };
         let req = req.body(Full::new(bytes))?;
-        Ok(sender.send_request(req).await.context("talking to paddockd")?)
+        sender
+            .send_request(req)
+            .await
+            .context("talking to paddockd")
     }
 
     /// Sends a request and decodes a JSON answer; an error status becomes an

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "paddock", version, about = "paddock: containers on an appliance")]
+#[command(
+    name = "paddock",
+    version,
+    about = "paddock: containers on an appliance"
+)]
 struct Cli {
     /// Filesystem prefix for /etc/paddock, /perm, /var and /run.
     #[arg(long, global = true, default_value = "/")]

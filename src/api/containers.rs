@@ -31,7 +31,10 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
                 .ok_or_else(|| not_found(name))
         }
         (Method::POST, [name, "exec"]) => super::exec::exec(sup, req, name).await,
-        (m, _) => Err(ApiError::NotFound(format!("no route for {m} /v1/containers/{}", rest.join("/")))),
+        (m, _) => Err(ApiError::NotFound(format!(
+            "no route for {m} /v1/containers/{}",
+            rest.join("/")
+        ))),
     }
 }
 

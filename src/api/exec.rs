@@ -108,7 +108,11 @@ where
         Ok(c) => c,
         Err(e) => {
             let mut w = writer.lock().await;
-            write_frame(&mut *w, &Frame::Error(format!("spawning paddock-runner: {e}"))).await?;
+            write_frame(
+                &mut *w,
+                &Frame::Error(format!("spawning paddock-runner: {e}")),
+            )
+            .await?;
             return Ok(());
         }
     };
@@ -156,7 +160,10 @@ async fn pump<R, W>(
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 let mut w = writer.lock().await;
-                if write_frame(&mut *w, &make(buf[..n].to_vec())).await.is_err() {
+                if write_frame(&mut *w, &make(buf[..n].to_vec()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -173,7 +180,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     std::fs::create_dir_all(console_dir)?;
-    let socket_dir = tempfile::Builder::new().prefix("tty-").tempdir_in(console_dir)?;
+    let socket_dir = tempfile::Builder::new()
+        .prefix("tty-")
+        .tempdir_in(console_dir)?;
     let socket_path = socket_dir.path().join("console.sock");
     let listener = tokio::net::UnixListener::bind(&socket_path)?;
     // `exec_command` put `--tty` before the id; the console socket goes with it.
@@ -196,7 +205,11 @@ where
         Ok(c) => c,
         Err(e) => {
             let mut w = writer.lock().await;
-            write_frame(&mut *w, &Frame::Error(format!("spawning paddock-runner: {e}"))).await?;
+            write_frame(
+                &mut *w,
+                &Frame::Error(format!("spawning paddock-runner: {e}")),
+            )
+            .await?;
             return Ok(());
         }
     };
@@ -253,8 +266,13 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::io::Result<OwnedF
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())
-        .map_err(std::io::Error::from)?;
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .map_err(std::io::Error::from)?;
     for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(fd) = fds.first() {
@@ -264,7 +282,9 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::io::Result<OwnedF
             }
         }
     }
-    Err(std::io::Error::other("the runtime sent no pty on the console socket"))
+    Err(std::io::Error::other(
+        "the runtime sent no pty on the console socket",
+    ))
 }
 
 fn set_window_size(fd: std::os::fd::RawFd, rows: u16, cols: u16) {

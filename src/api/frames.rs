@@ -15,7 +15,10 @@ pub enum Frame {
     /// The process exited with this code (128+N for signal N).
     Exit(i32),
     /// The client's terminal changed size.
-    Resize { rows: u16, cols: u16 },
+    Resize {
+        rows: u16,
+        cols: u16,
+    },
     /// The client has no more input.
     StdinEof,
     /// The server could not run the command.
@@ -40,13 +43,16 @@ impl Frame {
     }
 
     fn decode(kind: u8, payload: Vec<u8>) -> std::io::Result<Frame> {
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
         Ok(match kind {
             0 => Frame::Stdin(payload),
             1 => Frame::Stdout(payload),
             2 => Frame::Stderr(payload),
             3 => Frame::Exit(i32::from_be_bytes(
-                payload.try_into().map_err(|_| bad("exit frame of wrong length"))?,
+                payload
+                    .try_into()
+                    .map_err(|_| bad("exit frame of wrong length"))?,
             )),
             4 => {
                 let b: [u8; 4] = payload

@@ -57,13 +57,21 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
                 .map_err(|e| ApiError::BadRequest(e.to_string()))
         }
         (Method::POST, ["prune"]) => {
-            let keep: Vec<String> = sup.list().into_iter().map(|c| c.image).filter(|i| !i.is_empty()).collect();
+            let keep: Vec<String> = sup
+                .list()
+                .into_iter()
+                .map(|c| c.image)
+                .filter(|i| !i.is_empty())
+                .collect();
             store
                 .prune(&keep)
                 .await
                 .map(|r| json(&r))
                 .map_err(|e| ApiError::Internal(e.to_string()))
         }
-        (m, _) => Err(ApiError::NotFound(format!("no route for {m} /v1/images/{}", rest.join("/")))),
+        (m, _) => Err(ApiError::NotFound(format!(
+            "no route for {m} /v1/images/{}",
+            rest.join("/")
+        ))),
     }
 }

@@ -69,7 +69,7 @@ async fn route(supervisor: Arc<Supervisor>, req: Request<Incoming>) -> Response<
         .path()
         .trim_matches('/')
         .split('/')
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect();
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
     let method = req.method().clone();
@@ -78,7 +78,10 @@ async fn route(supervisor: Arc<Supervisor>, req: Request<Incoming>) -> Response<
         (&Method::POST, ["v1", "apply"]) => containers::apply(&supervisor).await,
         (_, ["v1", "containers", ..]) => containers::route(&supervisor, req, &segments[2..]).await,
         (_, ["v1", "images", ..]) => images::route(&supervisor, req, &segments[2..]).await,
-        _ => Err(ApiError::NotFound(format!("no route for {method} /{}", path.join("/")))),
+        _ => Err(ApiError::NotFound(format!(
+            "no route for {method} /{}",
+            path.join("/")
+        ))),
     };
     result.unwrap_or_else(|e| e.into_response())
 }
@@ -91,7 +94,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;

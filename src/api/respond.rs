@@ -33,9 +33,8 @@ impl ApiError {
 pub type ApiResult = Result<Response<Body>, ApiError>;
 
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|e| {
-        format!("{{\"error\":\"serializing the answer: {e}\"}}").into_bytes()
-    });
+    let body = serde_json::to_vec(value)
+        .unwrap_or_else(|e| format!("{{\"error\":\"serializing the answer: {e}\"}}").into_bytes());
     let mut r = Response::new(full(body));
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

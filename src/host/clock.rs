@@ -104,7 +104,10 @@ mod tests {
         assert!(!waiter.is_finished());
         std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
         std::fs::write(&marker, b"").unwrap();
-        let why = tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        let why = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(why, "the clock-synced marker exists");
     }
 

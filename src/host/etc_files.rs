@@ -77,10 +77,16 @@ pub fn host_content(paths: &Paths, hostname: &str) -> EtcContent {
     let read = |rel: &str| std::fs::read_to_string(paths.root().join(rel)).ok();
     let resolv_conf = read("etc/resolv.conf").unwrap_or_default();
     let mut hosts = read("etc/hosts").unwrap_or_default();
-    if !hosts.lines().any(|l| l.split_whitespace().skip(1).any(|n| n == "localhost")) {
+    if !hosts
+        .lines()
+        .any(|l| l.split_whitespace().skip(1).any(|n| n == "localhost"))
+    {
         hosts.insert_str(0, LOCALHOST);
     }
-    if !hosts.lines().any(|l| l.split_whitespace().skip(1).any(|n| n == hostname)) {
+    if !hosts
+        .lines()
+        .any(|l| l.split_whitespace().skip(1).any(|n| n == hostname))
+    {
         hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
     }
     EtcContent {
@@ -137,7 +143,10 @@ mod tests {
         };
         assert!(files.write(&content).unwrap());
         let inode = std::fs::metadata(&files.resolv_conf).unwrap().ino();
-        assert!(!files.write(&content).unwrap(), "unchanged content is not rewritten");
+        assert!(
+            !files.write(&content).unwrap(),
+            "unchanged content is not rewritten"
+        );
         content.resolv_conf = "nameserver 1.1.1.1\n".into();
         assert!(files.write(&content).unwrap());
         assert_eq!(std::fs::metadata(&files.resolv_conf).unwrap().ino(), inode);

@@ -189,11 +189,12 @@ impl Supervisor {
         self.remove_orphans(&wanted).await;
 
         // New (and recreated) ones, in dependency order.
-        let ordered: Vec<Manifest> = manifest::start_order(&wanted.values().cloned().collect::<Vec<_>>())
-            .into_iter()
-            .flatten()
-            .filter_map(|name| wanted.get(&name).cloned())
-            .collect();
+        let ordered: Vec<Manifest> =
+            manifest::start_order(&wanted.values().cloned().collect::<Vec<_>>())
+                .into_iter()
+                .flatten()
+                .filter_map(|name| wanted.get(&name).cloned())
+                .collect();
         for m in ordered {
             if containers.contains_key(&m.name) {
                 continue;
@@ -292,7 +293,8 @@ impl Supervisor {
     /// new paddockd re-adopts them) and waits for the tasks to finish.
     pub async fn shutdown(&self, keep_running: bool) {
         let mut containers = self.containers.lock().await;
-        let handles: Vec<ContainerHandle> = std::mem::take(&mut *containers).into_values().collect();
+        let handles: Vec<ContainerHandle> =
+            std::mem::take(&mut *containers).into_values().collect();
         let stops = handles.into_iter().map(|h| async move {
             if keep_running {
                 h.request(container::Command::Detach).await;
@@ -324,7 +326,9 @@ impl Supervisor {
                     match files.write(&content) {
                         Ok(true) => tracing::info!(container = %name, "updated /etc files"),
                         Ok(false) => {}
-                        Err(e) => tracing::warn!(container = %name, error = %e, "updating /etc files"),
+                        Err(e) => {
+                            tracing::warn!(container = %name, error = %e, "updating /etc files")
+                        }
                     }
                 }
             }

@@ -87,14 +87,18 @@ impl MonitorClient {
         serde_json::from_str(&text).ok()
     }
 
-    async fn request(&self, request: &serde_json::Value) -> Result<BufReader<UnixStream>, MonitorError> {
+    async fn request(
+        &self,
+        request: &serde_json::Value,
+    ) -> Result<BufReader<UnixStream>, MonitorError> {
         let path = self.socket();
-        let mut stream = UnixStream::connect(&path)
-            .await
-            .map_err(|source| MonitorError::Connect {
-                path: path.clone(),
-                source,
-            })?;
+        let mut stream =
+            UnixStream::connect(&path)
+                .await
+                .map_err(|source| MonitorError::Connect {
+                    path: path.clone(),
+                    source,
+                })?;
         let mut line = request.to_string();
         line.push('\n');
         stream

@@ -51,7 +51,11 @@ impl Instance {
         require_root();
         let dir = tempfile::Builder::new()
             .prefix("paddock-test-")
-            .tempdir_in(std::env::var_os("PADDOCK_TEST_TMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))
+            .tempdir_in(
+                std::env::var_os("PADDOCK_TEST_TMP")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(std::env::temp_dir),
+            )
             .expect("temp dir");
         let log = dir.path().join("paddockd.log");
         let inst = Self {
@@ -138,7 +142,10 @@ impl Instance {
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!("paddockd did not exit within 60s of SIGTERM\n{}", self.daemon_log());
+                    panic!(
+                        "paddockd did not exit within 60s of SIGTERM\n{}",
+                        self.daemon_log()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -181,7 +188,12 @@ impl Instance {
     }
 
     /// Polls `f` until it returns Some, or fails with `what` and the daemon log.
-    pub fn wait_for<T>(&self, timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    pub fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut f: impl FnMut() -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(v) = f() {
@@ -199,9 +211,11 @@ impl Instance {
 
     /// Waits until a container is in `state`; returns its status.
     pub fn wait_state(&self, name: &str, state: &str) -> Value {
-        self.wait_for(Duration::from_secs(60), &format!("{name} to be {state}"), || {
-            self.container(name).filter(|c| c["state"] == state)
-        })
+        self.wait_for(
+            Duration::from_secs(60),
+            &format!("{name} to be {state}"),
+            || self.container(name).filter(|c| c["state"] == state),
+        )
     }
 
     pub fn logs(&self, name: &str) -> String {
@@ -266,7 +280,10 @@ pub fn unmount_below(dir: &Path) {
 /// A busybox-static root filesystem in `dir` (the binary plus applet links).
 pub fn busybox_rootfs(dir: &Path) {
     let busybox = Path::new("/bin/busybox");
-    assert!(busybox.is_file(), "/bin/busybox is missing: apt-get install busybox-static");
+    assert!(
+        busybox.is_file(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
     for d in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "var/www"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
@@ -278,7 +295,11 @@ pub fn busybox_rootfs(dir: &Path) {
         }
     }
     std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\nweb:x:1000:1000:web:/var/www:/bin/sh\n").unwrap();
-    std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nweb:x:1000:\n").unwrap();
+    std::fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\nnogroup:x:65534:\nweb:x:1000:\n",
+    )
+    .unwrap();
 }
 
 /// Builds a busybox image with `paddock image build` and pushes it.
@@ -291,7 +312,15 @@ pub fn push_busybox(registry: &str, repo: &str, insecure_root: &Path) -> String 
         .arg(insecure_root)
         .args(["image", "build", "--rootfs"])
         .arg(rootfs.path())
-        .args(["--tag", &tag, "--push", "--cmd", "[\"sh\"]", "--env", "PATH=/bin"])
+        .args([
+            "--tag",
+            &tag,
+            "--push",
+            "--cmd",
+            "[\"sh\"]",
+            "--env",
+            "PATH=/bin",
+        ])
         .output()
         .unwrap();
     assert!(

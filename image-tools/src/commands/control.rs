@@ -10,7 +10,11 @@ pub async fn container(client: &Client, name: &str, action: &str) -> anyhow::Res
         paddockd::api::percent_encode(name)
     );
     let status: ContainerStatus = client.json("POST", &path, None).await?;
-    println!("{}: {}", status.name, format!("{:?}", status.state).to_lowercase());
+    println!(
+        "{}: {}",
+        status.name,
+        format!("{:?}", status.state).to_lowercase()
+    );
     Ok(0)
 }
 

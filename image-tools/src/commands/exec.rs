@@ -19,7 +19,10 @@ pub async fn run(
     tty: bool,
     env: Vec<String>,
 ) -> anyhow::Result<i32> {
-    let path = format!("/v1/containers/{}/exec", paddockd::api::percent_encode(name));
+    let path = format!(
+        "/v1/containers/{}/exec",
+        paddockd::api::percent_encode(name)
+    );
     let body = serde_json::json!({ "cmd": command, "tty": tty, "env": env });
     let resp = client.send("POST", &path, Some(body), true).await?;
     if resp.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {

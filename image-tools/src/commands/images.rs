@@ -4,12 +4,22 @@ use crate::client::Client;
 
 pub async fn pull(client: &Client, reference: &str) -> anyhow::Result<i32> {
     let image: serde_json::Value = client
-        .json("POST", "/v1/images/pull", Some(serde_json::json!({ "reference": reference })))
+        .json(
+            "POST",
+            "/v1/images/pull",
+            Some(serde_json::json!({ "reference": reference })),
+        )
         .await?;
     println!(
         "{} {}",
-        image.get("reference").and_then(|v| v.as_str()).unwrap_or(reference),
-        image.get("digest").and_then(|v| v.as_str()).unwrap_or_default()
+        image
+            .get("reference")
+            .and_then(|v| v.as_str())
+            .unwrap_or(reference),
+        image
+            .get("digest")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
     );
     Ok(0)
 }
@@ -26,7 +36,9 @@ pub async fn list(client: &Client, json: bool) -> anyhow::Result<i32> {
         let short = digest.strip_prefix("sha256:").unwrap_or(digest);
         println!(
             "{:<50} {:<20} {:>12}",
-            i.get("reference").and_then(|v| v.as_str()).unwrap_or_default(),
+            i.get("reference")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default(),
             &short[..short.len().min(12)],
             i.get("size").and_then(|v| v.as_u64()).unwrap_or_default()
         );
@@ -36,7 +48,11 @@ pub async fn list(client: &Client, json: bool) -> anyhow::Result<i32> {
 
 pub async fn remove(client: &Client, reference: &str) -> anyhow::Result<i32> {
     let report: serde_json::Value = client
-        .json("POST", "/v1/images/remove", Some(serde_json::json!({ "reference": reference })))
+        .json(
+            "POST",
+            "/v1/images/remove",
+            Some(serde_json::json!({ "reference": reference })),
+        )
         .await?;
     println!("{report}");
     Ok(0)

@@ -5,7 +5,12 @@ use tokio::io::AsyncWriteExt;
 
 use crate::client::Client;
 
-pub async fn run(client: &Client, name: &str, follow: bool, tail: Option<usize>) -> anyhow::Result<i32> {
+pub async fn run(
+    client: &Client,
+    name: &str,
+    follow: bool,
+    tail: Option<usize>,
+) -> anyhow::Result<i32> {
     let mut path = format!(
         "/v1/containers/{}/logs?follow={}",
         paddockd::api::percent_encode(name),

@@ -80,19 +80,20 @@ impl ContainerTask {
         for dep in &self.manifest.depends_on {
             let mut logged = false;
             loop {
-                let ready = self.shared.status_of(&dep.name).is_some_and(|s| {
-                    s.state == State::Running
-                        && match dep.condition {
-                            DependencyCondition::ServiceStarted => true,
-                            DependencyCondition::ServiceHealthy => {
-                                s.health.is_none_or(|h| h == Health::Healthy)
+                let ready =
+                    self.shared.status_of(&dep.name).is_some_and(|s| {
+                        s.state == State::Running
+                            && match dep.condition {
+                                DependencyCondition::ServiceStarted => true,
+                                DependencyCondition::ServiceHealthy => {
+                                    s.health.is_none_or(|h| h == Health::Healthy)
+                                }
+                                DependencyCondition::ServiceCompletedSuccessfully => false,
                             }
-                            DependencyCondition::ServiceCompletedSuccessfully => false,
-                        }
-                }) || (dep.condition == DependencyCondition::ServiceCompletedSuccessfully
-                    && self.shared.status_of(&dep.name).is_some_and(|s| {
-                        s.state == State::Exited && s.last_exit_code == Some(0)
-                    }));
+                    }) || (dep.condition == DependencyCondition::ServiceCompletedSuccessfully
+                        && self.shared.status_of(&dep.name).is_some_and(|s| {
+                            s.state == State::Exited && s.last_exit_code == Some(0)
+                        }));
                 if ready {
                     break;
                 }
@@ -126,12 +127,7 @@ impl ContainerTask {
                 self.manifest.tty,
                 &self.shared.config.logs,
             )
-            .map_err(|e| {
-                format!(
-                    "spawning {}: {e}",
-                    self.shared.runner.binary().display()
-                )
-            })?;
+            .map_err(|e| format!("spawning {}: {e}", self.shared.runner.binary().display()))?;
         let deadline = Instant::now() + LAUNCH_TIMEOUT;
         loop {
             if let Some(status) = self.monitor.read_status_file() {
@@ -162,7 +158,8 @@ impl ContainerTask {
             if !crate::supervisor::monitor_client::pid_alive(monitor_pid as i32)
                 && self.monitor.read_status_file().is_none()
             {
-                let said = std::fs::read_to_string(state_dir.join("monitor.log")).unwrap_or_default();
+                let said =
+                    std::fs::read_to_string(state_dir.join("monitor.log")).unwrap_or_default();
                 let said = said.trim();
                 return Err(format!(
                     "paddock-runner exited without reporting a status{}{said}",
@@ -170,7 +167,9 @@ impl ContainerTask {
                 ));
             }
             if Instant::now() > deadline {
-                return Err("paddock-runner did not report the container running within 60s".into());
+                return Err(
+                    "paddock-runner did not report the container running within 60s".into(),
+                );
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -217,8 +216,12 @@ impl ContainerTask {
                 }
                 Err(_) => {
                     let Some(offset) = file_offset else { return };
-                    let Ok(text) = std::fs::read(&log_file) else { return };
-                    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+                    let Ok(text) = std::fs::read(&log_file) else {
+                        return;
+                    };
+                    let start = usize::try_from(offset)
+                        .unwrap_or(usize::MAX)
+                        .min(text.len());
                     for line in String::from_utf8_lossy(&text[start..]).lines() {
                         logs.push(line.to_string());
                     }

@@ -143,7 +143,10 @@ impl ContainerTask {
     }
 
     fn stopped_marker(&self) -> std::path::PathBuf {
-        self.shared.paths.container_dir(self.name()).join("stopped-by-user")
+        self.shared
+            .paths
+            .container_dir(self.name())
+            .join("stopped-by-user")
     }
 
     fn set_stopped_by_user(&self, stopped: bool) {

@@ -129,7 +129,6 @@ impl ContainerTask {
         Ok(image.manifest_digest.to_string())
     }
 
-
     /// The image, pulled or not as the pull policy says.
     async fn ensure_image(&self) -> Result<ImageRecord, String> {
         let store = &self.shared.store;
@@ -139,7 +138,9 @@ impl ContainerTask {
             .map_err(|e| format!("reading the image store: {e}"))?;
         let pull = match (&self.manifest.pull, &local) {
             (PullPolicy::Never, None) => {
-                return Err(format!("image {reference} is not in the store and pull is never"))
+                return Err(format!(
+                    "image {reference} is not in the store and pull is never"
+                ))
             }
             (PullPolicy::Never, Some(_)) | (PullPolicy::Missing, Some(_)) => false,
             (PullPolicy::Missing, None) | (PullPolicy::Always, _) => true,

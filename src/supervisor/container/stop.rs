@@ -56,7 +56,10 @@ pub async fn remove_orphan(paths: &Paths, name: &str) {
     let monitor = MonitorClient::new(paths.monitor_dir(name));
     if monitor.status().await.is_ok_and(|s| s.is_running()) {
         let _ = monitor.kill(libc::SIGTERM).await;
-        if tokio::time::timeout(KILL_WAIT, monitor.wait()).await.is_err() {
+        if tokio::time::timeout(KILL_WAIT, monitor.wait())
+            .await
+            .is_err()
+        {
             let _ = monitor.kill(libc::SIGKILL).await;
             let _ = tokio::time::timeout(KILL_WAIT, monitor.wait()).await;
         }
