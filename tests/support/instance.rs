@@ -99,6 +99,9 @@ impl Instance {
     /// Starts paddockd and waits for its API socket.
     pub fn start(&mut self) {
         assert!(self.daemon.is_none(), "paddockd already started");
+        // A SIGKILLed paddockd leaves its socket behind.
+        let socket = self.root().join("run/paddock/paddockd.sock");
+        let _ = std::fs::remove_file(&socket);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -115,7 +118,6 @@ impl Instance {
             .spawn()
             .expect("spawning paddockd");
         self.daemon = Some(child);
-        let socket = self.root().join("run/paddock/paddockd.sock");
         self.wait_for(Duration::from_secs(20), "paddockd's API socket", || {
             socket.exists().then_some(())
         });
