@@ -7,6 +7,9 @@
 //! started by the monitor would begin life with SIGTERM blocked and SIGPIPE
 //! ignored.
 //!
+//! Terminal size: `process.consoleSize` is applied to the pty (libcontainer
+//! ignores it), as runc does.
+//!
 //! Seccomp: libcontainer 0.7's tenant builder (exec) rebuilds the spec's `linux`
 //! section without `seccomp`, so processes exec'd into a container would run
 //! unconfined. We carry the profile here and load it right before `execvp`.
@@ -17,8 +20,8 @@ use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 
-/// Resets the signal mask and SIGPIPE, loads a seccomp profile if it has one,
-/// then executes the process like libcontainer does.
+/// Resets the signal mask and SIGPIPE, sizes the terminal, loads a seccomp
+/// profile if it has one, then executes the process like libcontainer does.
 #[derive(Clone, Default)]
 pub struct CleanSignalsExecutor {
     seccomp: Option<LinuxSeccomp>,
@@ -44,6 +47,7 @@ impl Executor for CleanSignalsExecutor {
         if let Err(err) = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
             tracing::warn!(%err, "could not reset SIGPIPE in the container process");
         }
+        apply_console_size(spec);
         if let Some(profile) = &self.seccomp {
             load_seccomp(profile)?;
         }
@@ -52,6 +56,32 @@ impl Executor for CleanSignalsExecutor {
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         DefaultExecutor {}.validate(spec)
+    }
+}
+
+/// Sizes the terminal as `process.consoleSize` says (libcontainer ignores it),
+/// before the program runs: the runner that relays the pty learns of it too
+/// late, a quick `stty size` would see 0×0.
+fn apply_console_size(spec: &Spec) {
+    let Some(process) = spec.process() else {
+        return;
+    };
+    let Some(size) = process.console_size() else {
+        return;
+    };
+    if process.terminal() != Some(true) {
+        return;
+    }
+    let size = libc::winsize {
+        ws_row: u16::try_from(size.height()).unwrap_or(u16::MAX),
+        ws_col: u16::try_from(size.width()).unwrap_or(u16::MAX),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // stdin is the pty slave by now (libcontainer connected it).
+    let stdin = std::io::stdin();
+    if let Err(err) = crate::pty::set_window_size(std::os::fd::AsFd::as_fd(&stdin), &size) {
+        tracing::warn!(%err, "could not size the terminal");
     }
 }
 

@@ -342,3 +342,30 @@ fn exec_keeps_the_containers_seccomp_profile() {
     assert!(stdout.contains("Seccomp:\t2"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"));
 }
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let b = Bundle::new("run-forward", &["sleep", "1000"]);
+    b.without_pid_namespace();
+    let out = std::fs::File::create(b.path("run.out")).unwrap();
+    let mut runner = b
+        .runner(&["run", "-b", b.dir().to_str().unwrap(), &b.id])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(20), "running", || {
+        let state = b.output(&["state", &b.id]);
+        let state: serde_json::Value = serde_json::from_slice(&state.stdout).ok()?;
+        (state["status"] == "running").then_some(())
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(runner.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = runner.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "the container died of SIGTERM");
+    assert!(!b.root().join(&b.id).exists());
+}

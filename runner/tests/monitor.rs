@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::BufRead;
+use std::io::{BufRead, Read, Write};
 use std::process::Child;
 use std::time::Duration;
 
@@ -170,13 +170,13 @@ fn control_socket_status_logs_follow_kill_wait() {
     assert_eq!(exited["exit_signal"], 15);
     assert_eq!(exited["exit_code"], 143);
     let mut rest = String::new();
-    std::io::Read::read_to_string(&mut follow, &mut rest).unwrap(); // ends: EOF
+    follow.read_to_string(&mut rest).unwrap(); // ends: EOF
     assert_eq!(finish(child), 0);
     assert_eq!(b.status(), exited);
 }
 
 #[test]
-fn bad_requests_get_an_error_and_the_monitor_carries_on() {
+fn control_socket_copes_with_odd_clients() {
     let b = Bundle::new("mon-bad", &["sleep", "1000"]);
     let (child, _) = start(&b, &[]);
     let answer = request_json(&b.socket(), &json!({"op": "reboot"}));
@@ -190,9 +190,32 @@ fn bad_requests_get_an_error_and_the_monitor_carries_on() {
         request_json(&b.socket(), &json!({"op": "status"}))["state"],
         "running"
     );
+    // A request without newline counts once the client shuts down writing.
+    let mut half = std::os::unix::net::UnixStream::connect(b.socket()).unwrap();
+    half.write_all(br#"{"op":"status"}"#).unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    half.read_to_string(&mut answer).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["state"],
+        "running"
+    );
+    // A waiter that shut down its sending side still gets the exit.
+    let mut waiter = send(&b.socket(), &json!({"op": "wait"}));
+    waiter
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     // SIGKILL reaches init even in its own pid namespace.
     let killed = request_json(&b.socket(), &json!({"op": "kill", "signal": "KILL"}));
     assert_eq!(killed, json!({"ok": true}));
+    let mut line = String::new();
+    waiter.read_line(&mut line).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&line).unwrap()["exit_code"],
+        137
+    );
     assert_eq!(finish(child), 0);
     assert_eq!(b.status()["exit_signal"], 9);
     assert_eq!(b.status()["exit_code"], 137);

@@ -74,6 +74,16 @@ fn from_config(container: &Container, args: &liboci_cli::Exec) -> Result<Value> 
     process.insert("args".into(), json!(args.command));
     process.insert("terminal".into(), json!(args.tty));
     process.remove("consoleSize");
+    if args.tty && args.console_socket.is_none() {
+        // We relay the pty: it starts out as big as the caller's terminal.
+        let stdin = std::io::stdin();
+        if let Ok(size) = crate::pty::window_size(std::os::fd::AsFd::as_fd(&stdin)) {
+            process.insert(
+                "consoleSize".into(),
+                json!({"height": size.ws_row, "width": size.ws_col}),
+            );
+        }
+    }
     process.insert("env".into(), json!(merge_env(&process, &args.env)));
     if let Some(cwd) = &args.cwd {
         if !cwd.is_absolute() {

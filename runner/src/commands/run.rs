@@ -3,6 +3,7 @@
 //! config asks for one and no console socket was given), delete the container
 //! unless `--keep`, and exit with its status.
 
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -10,7 +11,7 @@ use nix::sys::signal::Signal;
 
 use super::create::{create_container, wants_terminal, InitOptions};
 use super::Global;
-use crate::pty::ConsoleSocket;
+use crate::pty::{self, ConsoleSocket};
 use crate::{container, foreground, signals};
 
 /// How long the container may take to send its pty master once created.
@@ -59,7 +60,15 @@ pub fn run(global: &Global, args: &liboci_cli::Run) -> Result<i32> {
     )?;
     let started = (|| -> Result<_> {
         let master = match &own_console {
-            Some((_, socket)) => Some(socket.receive_master(MASTER_TIMEOUT)?),
+            Some((_, socket)) => {
+                let master = socket.receive_master(MASTER_TIMEOUT)?;
+                // Before start, so the program sees the caller's size at once.
+                let stdin = std::io::stdin();
+                if let Err(err) = pty::copy_window_size(stdin.as_fd(), master.as_fd()) {
+                    tracing::debug!(%err, "could not copy the window size");
+                }
+                Some(master)
+            }
             None => None,
         };
         created
