@@ -168,6 +168,21 @@ fn exec_without_tty_returns_output_and_status() {
     let ps = b.ok(&["exec", &b.id, "--", "cat", "/proc/1/cmdline"]);
     assert_eq!(ps, "sleep\u{0}1000\u{0}");
 
+    // --detach: the runner returns at once, the process runs on.
+    b.detached(&[
+        "exec",
+        "-d",
+        &b.id,
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.2; echo done > /dev/shm/marker",
+    ]);
+    wait_until(Duration::from_secs(10), "the detached exec", || {
+        let out = b.output(&["exec", &b.id, "--", "cat", "/dev/shm/marker"]);
+        (String::from_utf8_lossy(&out.stdout) == "done\n").then_some(())
+    });
+
     let missing = b.output(&["exec", "no-such-container", "--", "true"]);
     assert!(!missing.status.success());
 }
