@@ -209,7 +209,7 @@ pub struct LogConfig {
     pub buffer_lines: usize,
     /// Size at which `current.log` is rotated.
     pub max_file_bytes: u64,
-    /// Rotated files kept besides `current.log`.
+    /// Log files kept per container, `current.log` included.
     pub max_files: u32,
 }
 
