@@ -30,12 +30,15 @@ pub async fn list(client: &Client, json: bool) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&images)?);
         return Ok(0);
     }
-    println!("{:<50} {:<20} {:>12}", "REFERENCE", "DIGEST", "SIZE");
+    println!("{:<50} {:<14} {:>12}", "REFERENCE", "DIGEST", "SIZE");
     for i in images {
-        let digest = i.get("digest").and_then(|v| v.as_str()).unwrap_or_default();
+        let digest = i
+            .get("manifest_digest")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         let short = digest.strip_prefix("sha256:").unwrap_or(digest);
         println!(
-            "{:<50} {:<20} {:>12}",
+            "{:<50} {:<14} {:>12}",
             i.get("reference")
                 .and_then(|v| v.as_str())
                 .unwrap_or_default(),

@@ -11,7 +11,7 @@ pub async fn run(client: &Client, json: bool) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<20} {:<11} {:>8} {:>8} {:>5}  {:<30} ERROR",
+        "{:<16} {:<19} {:>7} {:>8} {:>5}  {:<40} ERROR",
         "NAME", "STATE", "PID", "RESTARTS", "EXIT", "IMAGE"
     );
     for c in list {
@@ -20,7 +20,7 @@ pub async fn run(client: &Client, json: bool) -> anyhow::Result<i32> {
             None => format!("{:?}", c.state).to_lowercase(),
         };
         println!(
-            "{:<20} {:<11} {:>8} {:>8} {:>5}  {:<30} {}",
+            "{:<16} {:<19} {:>7} {:>8} {:>5}  {:<40} {}",
             c.name,
             state,
             c.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
