@@ -17,7 +17,7 @@ pub async fn pull(client: &Client, reference: &str) -> anyhow::Result<i32> {
             .and_then(|v| v.as_str())
             .unwrap_or(reference),
         image
-            .get("digest")
+            .get("manifest_digest")
             .and_then(|v| v.as_str())
             .unwrap_or_default()
     );
