@@ -537,3 +537,63 @@ fn sigterm_stops_everything_and_leaves_no_mounts() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mountinfo.contains(rootfs.to_str().unwrap()));
 }
+
+#[test]
+fn containers_get_dockers_default_confinement() {
+    let (_registry, mut inst, image) = setup();
+    inst.write_manifest(
+        "jail.yaml",
+        &manifest(
+            "jail",
+            &image,
+            "command: [sleep, '1000']\nmem_limit: 64m\npids_limit: 50\n",
+        ),
+    );
+    inst.write_manifest(
+        "free.yaml",
+        &manifest(
+            "free",
+            &image,
+            "command: [sleep, '1000']\nprivileged: true\n",
+        ),
+    );
+    inst.start();
+    inst.wait_state("jail", "running");
+    inst.wait_state("free", "running");
+    let status = |name: &str| {
+        let out = inst.paddock(&["exec", name, "--", "cat", "/proc/1/status"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let field = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .map(|l| l[key.len()..].trim().to_string())
+            .unwrap_or_default()
+    };
+    let jail = status("jail");
+    assert_eq!(field(&jail, "CapEff:"), "00000000a80425fb", "{jail}");
+    assert_eq!(field(&jail, "Seccomp:"), "2", "{jail}");
+    assert_eq!(field(&jail, "NoNewPrivs:"), "1", "{jail}");
+    // Masked and read-only paths, and a syscall the profile refuses.
+    let out = inst.paddock(&[
+        "exec",
+        "jail",
+        "--",
+        "sh",
+        "-c",
+        "wc -c < /proc/kcore; echo 1 > /proc/sys/kernel/panic; unshare -m true",
+    ]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.starts_with("0\n"), "{text}");
+    assert!(text.contains("Read-only file system"), "{text}");
+    assert!(text.contains("unshare"), "{text}");
+    assert_ne!(out.status.code(), Some(0));
+    // Limits reached the cgroup.
+    let out = inst.paddock(&["exec", "jail", "--", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "67108864\n50\n");
+    // Privileged: every capability, no seccomp.
+    let free = status("free");
+    assert_eq!(field(&free, "Seccomp:"), "0", "{free}");
+    assert_ne!(field(&free, "CapEff:"), "00000000a80425fb", "{free}");
+}

@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn bridge_without_a_namespace_is_an_error() {
-        let e = namespaces(&manifest(""), None).unwrap_err();
+        let e = namespaces(&manifest("network: bridge\n"), None).unwrap_err();
         assert_eq!(
             e.to_string(),
             "network: bridge needs the network namespace the supervisor prepares"

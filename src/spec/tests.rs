@@ -202,7 +202,11 @@ fn host_network_has_no_network_namespace() {
 fn bridge_joins_the_prepared_namespace() {
     let f = Fixture::new();
     let spec = f
-        .build_with("image: nginx\n", nginx(), Some("/run/netns/paddock-web"))
+        .build_with(
+            "image: nginx\nnetwork: bridge\n",
+            nginx(),
+            Some("/run/netns/paddock-web"),
+        )
         .unwrap();
     let v = to_json(&spec);
     assert_eq!(
