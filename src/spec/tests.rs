@@ -213,7 +213,9 @@ fn bridge_joins_the_prepared_namespace() {
         v["linux"]["namespaces"][5],
         json!({"type": "network", "path": "/run/netns/paddock-web"})
     );
-    let e = f.build("image: nginx\n", nginx()).unwrap_err();
+    let e = f
+        .build("image: nginx\nnetwork: bridge\n", nginx())
+        .unwrap_err();
     assert!(matches!(e, SpecError::NetworkNamespaceRequired { .. }));
 }
 
