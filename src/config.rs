@@ -66,46 +66,14 @@ pub struct HumanDuration(pub Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(HumanDuration).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid duration {s:?} (expected e.g. \"100ms\", \"10s\", \"1m30s\")"
-            ))
-        })
+        crate::manifest::parse_duration(&s)
+            .map(HumanDuration)
+            .map_err(|problem| {
+                serde::de::Error::custom(format!(
+                    "duration {s:?} {problem} (expected e.g. \"100ms\", \"10s\", \"1m30s\")"
+                ))
+            })
     }
-}
-
-/// Parses compose-style durations: a sequence of NUMBER UNIT with units
-/// `us`, `ms`, `s`, `m`, `h`; a bare number means seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = s.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (num, tail) = rest.split_at(num_end);
-        let value: f64 = num.parse().ok()?;
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_end);
-        let scale = match unit {
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += Duration::from_secs_f64(value * scale);
-        rest = tail;
-    }
-    Some(total)
 }
 
 /// `paddockd.yaml`.
@@ -146,8 +114,11 @@ impl DaemonConfig {
                 "logs.max_file_bytes must be at least {MIN_LOG_FILE_BYTES}"
             ));
         }
-        if self.logs.buffer_lines == 0 {
-            return invalid("logs.buffer_lines must be at least 1".into());
+        if !(1..=1_000_000).contains(&self.logs.buffer_lines) {
+            return invalid("logs.buffer_lines must be between 1 and 1000000".into());
+        }
+        if !(1..=1000).contains(&self.logs.max_files) {
+            return invalid("logs.max_files must be between 1 and 1000".into());
         }
         if self.backoff.initial.0.is_zero() || self.backoff.max.0 < self.backoff.initial.0 {
             return invalid("backoff: need 0 < initial <= max".into());
@@ -256,14 +227,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_like_compose() {
-        assert_eq!(parse_duration("100ms"), Some(Duration::from_millis(100)));
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("10x"), None);
-        assert_eq!(parse_duration("-1s"), None);
-        assert_eq!(parse_duration(""), None);
+    fn absurd_durations_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paddockd.yaml");
+        for bad in ["1e20s", "99999999999999999999h", "-1s", "10x"] {
+            std::fs::write(&path, format!("backoff:\n  max: \"{bad}\"\n")).unwrap();
+            assert!(load_yaml::<DaemonConfig>(&path).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_the_runner_refuses_are_caught_early() {
+        let mut c = DaemonConfig::default();
+        c.logs.max_files = 0;
+        assert!(c.validate(Path::new("x")).is_err());
+        c.logs.max_files = 3;
+        c.logs.max_file_bytes = 100;
+        assert!(c.validate(Path::new("x")).is_err());
+        assert!(DaemonConfig::default().validate(Path::new("x")).is_ok());
     }
 
     #[test]

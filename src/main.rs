@@ -30,6 +30,27 @@ struct Args {
     log: String,
 }
 
+/// Two paddockd on one root would both launch every container: the second
+/// one refuses to start while the first holds this lock.
+fn lock_instance(paths: &Paths) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let dir = paths.run_paddock();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("paddockd.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "another paddockd is running on {} ({}: {e})",
+            paths.root().display(),
+            path.display()
+        )
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -47,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         .canonicalize()
         .with_context(|| format!("--root {}", args.root.display()))?;
     let paths = Paths::new(root);
+    let _only_one = lock_instance(&paths)?;
     let config: DaemonConfig = config::load_yaml(&paths.daemon_config())?;
     config.validate(&paths.daemon_config())?;
     let registries = RegistriesConfig::load(&paths.registries_config())?;

@@ -304,8 +304,10 @@ fn exec_with_a_tty_gets_a_terminal() {
     inst.wait_state("box", "running");
     // Run the CLI under `script` so it has a terminal of its own.
     support::instance::require_tool("script", "bsdutils");
+    // 20000 lines: more than a pty buffer holds, so output must flow while
+    // the command runs.
     let cmd = format!(
-        "{} --root {} exec -t box -- sh -c 'tty; stty size'",
+        "{} --root {} exec -t box -- sh -c 'tty; seq 1 20000 | tail -n 1; seq 1 20000 >/dev/tty; echo end'",
         support::instance::bin("paddock").display(),
         inst.root().display()
     );
@@ -317,6 +319,11 @@ fn exec_with_a_tty_gets_a_terminal() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(
+        text.contains("19999\r\n20000\r\nend"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
     assert!(out.status.success(), "{text}");
 }
 
@@ -596,4 +603,92 @@ fn containers_get_dockers_default_confinement() {
     let free = status("free");
     assert_eq!(field(&free, "Seccomp:"), "0", "{free}");
     assert_ne!(field(&free, "CapEff:"), "00000000a80425fb", "{free}");
+}
+
+#[test]
+fn containers_come_back_after_paddockd_is_stopped_and_started() {
+    let (_registry, mut inst, image) = setup();
+    inst.write_manifest(
+        "u.yaml",
+        &manifest(
+            "u",
+            &image,
+            "command: [sleep, '1000']\nrestart: unless-stopped\nstop_signal: SIGKILL\n",
+        ),
+    );
+    inst.write_manifest(
+        "n.yaml",
+        &manifest(
+            "n",
+            &image,
+            "command: [sleep, '1000']\nrestart: 'no'\nstop_signal: SIGKILL\n",
+        ),
+    );
+    inst.write_manifest(
+        "s.yaml",
+        &manifest(
+            "s",
+            &image,
+            "command: [sleep, '1000']\nrestart: unless-stopped\nstop_signal: SIGKILL\n",
+        ),
+    );
+    inst.start();
+    inst.wait_state("u", "running");
+    inst.wait_state("n", "running");
+    inst.wait_state("s", "running");
+    assert!(inst.paddock(&["stop", "s"]).status.success());
+    inst.stop_daemon();
+    inst.start();
+    inst.wait_state("u", "running");
+    inst.wait_state("n", "running");
+    // The one the user stopped stays stopped.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(inst.container("s").unwrap()["state"], "stopped");
+}
+
+#[test]
+fn a_manifest_that_breaks_keeps_its_running_container() {
+    let (_registry, mut inst, image) = setup();
+    inst.write_manifest(
+        "db.yaml",
+        &manifest("db", &image, "command: [sleep, '1000']\n"),
+    );
+    inst.start();
+    let before = inst.wait_state("db", "running");
+    inst.write_manifest(
+        "db.yaml",
+        &manifest(
+            "db",
+            &image,
+            "command: [sleep, '1000']\nrestart: sometimes\n",
+        ),
+    );
+    let out = inst.paddock(&["apply"]);
+    assert_eq!(out.status.code(), Some(1), "apply reports the error");
+    let after: Vec<serde_json::Value> = inst
+        .ps()
+        .into_iter()
+        .filter(|c| c["name"] == "db")
+        .collect();
+    assert!(
+        after
+            .iter()
+            .any(|c| c["state"] == "running" && c["pid"] == before["pid"]),
+        "{after:?}"
+    );
+    assert!(after.iter().any(|c| c["state"] == "invalid"), "{after:?}");
+    assert!(inst
+        .root()
+        .join("var/lib/paddock/containers/db/upper")
+        .is_dir());
+    // Fixed again: recreated from the new manifest.
+    inst.write_manifest(
+        "db.yaml",
+        &manifest("db", &image, "command: [sleep, '1001']\n"),
+    );
+    assert!(inst.paddock(&["apply"]).status.success());
+    inst.wait_for(Duration::from_secs(30), "db recreated", || {
+        inst.container("db")
+            .filter(|c| c["state"] == "running" && c["pid"] != before["pid"])
+    });
 }

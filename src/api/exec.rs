@@ -63,10 +63,13 @@ pub async fn exec(sup: &Arc<Supervisor>, mut req: Request<Incoming>, name: &str)
                 return;
             }
         };
-        let mut cmd = runner.exec_command(&name, &body.cmd, body.tty, &env);
         let result = if body.tty {
-            run_tty(upgraded, cmd, &console_dir).await
+            run_tty(upgraded, &console_dir, |socket| {
+                runner.exec_command(&name, &body.cmd, true, Some(socket), &env)
+            })
+            .await
         } else {
+            let mut cmd = runner.exec_command(&name, &body.cmd, false, None, &env);
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -119,6 +122,9 @@ where
     let mut stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let runner_pid = child.id();
+    let exited = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let exited_seen = exited.clone();
     let input = tokio::spawn(async move {
         while let Ok(Some(frame)) = read_frame(&mut reader).await {
             match frame {
@@ -133,10 +139,14 @@ where
                 _ => {}
             }
         }
+        if !exited_seen.load(std::sync::atomic::Ordering::SeqCst) {
+            hang_up(runner_pid);
+        }
     });
     let out = pump(stdout, writer.clone(), Frame::Stdout);
     let err = pump(stderr, writer.clone(), Frame::Stderr);
     let (_, _, status) = tokio::join!(out, err, child.wait());
+    exited.store(true, std::sync::atomic::Ordering::SeqCst);
     input.abort();
     let code = status.map(exit_code).unwrap_or(-1);
     let mut w = writer.lock().await;
@@ -173,8 +183,8 @@ async fn pump<R, W>(
 
 async fn run_tty<S>(
     conn: S,
-    cmd: tokio::process::Command,
     console_dir: &std::path::Path,
+    make_command: impl FnOnce(&std::path::Path) -> tokio::process::Command,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -185,23 +195,13 @@ where
         .tempdir_in(console_dir)?;
     let socket_path = socket_dir.path().join("console.sock");
     let listener = tokio::net::UnixListener::bind(&socket_path)?;
-    // `exec_command` put `--tty` before the id; the console socket goes with it.
-    let std_cmd = cmd.as_std();
-    let args: Vec<std::ffi::OsString> = std_cmd.get_args().map(|a| a.to_os_string()).collect();
-    let mut with_socket = tokio::process::Command::new(std_cmd.get_program());
-    for arg in &args {
-        with_socket.arg(arg);
-        if arg == "--tty" {
-            with_socket.arg("--console-socket").arg(&socket_path);
-        }
-    }
-    with_socket
-        .stdin(Stdio::null())
+    let mut cmd = make_command(&socket_path);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (mut reader, writer) = tokio::io::split(conn);
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
-    let mut child = match with_socket.spawn() {
+    let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             let mut w = writer.lock().await;
@@ -210,9 +210,13 @@ where
                 &Frame::Error(format!("spawning paddock-runner: {e}")),
             )
             .await?;
+            write_frame(&mut *w, &Frame::Exit(-1)).await?;
             return Ok(());
         }
     };
+    let runner_pid = child.id();
+    let exited = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let exited_seen = exited.clone();
     let master = tokio::select! {
         accepted = listener.accept() => {
             let (stream, _) = accepted?;
@@ -237,7 +241,7 @@ where
             match frame {
                 Frame::Stdin(data) => {
                     if master_write.write_all(&data).await.is_err() {
-                        return;
+                        break;
                     }
                     let _ = master_write.flush().await;
                 }
@@ -245,17 +249,38 @@ where
                 _ => {}
             }
         }
+        // The client is gone: hang up, as a closed terminal would.
+        if !exited_seen.load(std::sync::atomic::Ordering::SeqCst) {
+            hang_up(runner_pid);
+        }
     });
+    // Output is relayed while the process runs (a full pty would otherwise
+    // block it); once it has exited the rest is drained briefly.
     let out = pump(Some(master_read), writer.clone(), Frame::Stdout);
-    let status = child.wait().await;
-    // The pty stays readable until every holder of the slave is gone; give
-    // the last output a moment, then stop.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), out).await;
+    tokio::pin!(out);
+    let status = tokio::select! {
+        status = child.wait() => {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), &mut out).await;
+            status
+        }
+        _ = &mut out => child.wait().await,
+    };
+    exited.store(true, std::sync::atomic::Ordering::SeqCst);
     input.abort();
     let code = status.map(exit_code).unwrap_or(-1);
     let mut w = writer.lock().await;
     write_frame(&mut *w, &Frame::Exit(code)).await?;
     w.shutdown().await
+}
+
+/// SIGHUP to the runner, which forwards it to the exec'd process.
+fn hang_up(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        );
+    }
 }
 
 /// Receives one file descriptor sent with SCM_RIGHTS.

@@ -35,6 +35,7 @@ pub use error::ManifestError;
 pub use order::start_order;
 pub use policy::signal_number;
 pub use types::*;
+pub use units::parse_duration;
 pub use validate::is_valid_name;
 
 use error::{Issue, Pos};

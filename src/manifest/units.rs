@@ -29,7 +29,7 @@ pub(crate) fn duration(node: &Node, path: &str) -> Result<Duration, Issue> {
 }
 
 /// Parses `text`; the error says what is wrong with it.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, &'static str> {
+pub fn parse_duration(text: &str) -> Result<Duration, &'static str> {
     if text.starts_with('-') {
         return Err("must not be negative");
     }

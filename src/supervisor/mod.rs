@@ -61,6 +61,9 @@ pub struct ApplyReport {
     pub recreated: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Running containers whose manifest now has an error: left as they are
+    /// until the manifest is fixed.
+    pub kept: Vec<String>,
     pub errors: Vec<String>,
 }
 
@@ -155,10 +158,31 @@ impl Supervisor {
             .into_iter()
             .map(|m| (m.name.clone(), m))
             .collect();
+        // A typo must not destroy a running container, its data or its
+        // image: containers whose manifest file now has an error are kept
+        // as they are (and so is whatever a previous paddockd left running
+        // under that file's name).
+        let broken_files: Vec<&std::path::Path> =
+            loaded.errors.iter().map(|e| e.file.as_path()).collect();
+        let mut protected: std::collections::BTreeSet<String> = containers
+            .values()
+            .filter(|h| broken_files.contains(&h.manifest.source.as_path()))
+            .map(|h| h.manifest.name.clone())
+            .collect();
+        protected.extend(
+            broken_files
+                .iter()
+                .filter_map(|f| f.file_stem())
+                .map(|s| s.to_string_lossy().into_owned()),
+        );
 
         // Removed or changed: stop and delete.
         let names: Vec<String> = containers.keys().cloned().collect();
         for name in names {
+            if protected.contains(&name) && !wanted.contains_key(&name) {
+                report.kept.push(name);
+                continue;
+            }
             let changed = match wanted.get(&name) {
                 None => true,
                 Some(m) => containers.get(&name).is_some_and(|h| &h.manifest != m),
@@ -186,7 +210,7 @@ impl Supervisor {
 
         // Monitors left running by a previous paddockd for containers no
         // manifest declares any more.
-        self.remove_orphans(&wanted).await;
+        self.remove_orphans(&wanted, &protected).await;
 
         // New (and recreated) ones, in dependency order.
         let ordered: Vec<Manifest> =
@@ -211,7 +235,7 @@ impl Supervisor {
         }
         drop(containers);
 
-        if self.shared.config.auto_prune {
+        if self.shared.config.auto_prune && protected.is_empty() {
             let keep: Vec<String> = wanted.values().map(|m| m.image.clone()).collect();
             match self.shared.store.prune(&keep).await {
                 Ok(r) => tracing::debug!(report = ?r, "pruned"),
@@ -234,7 +258,11 @@ impl Supervisor {
 
     /// Stops monitors found in /run/paddock/monitors whose container is not
     /// declared, and deletes what those containers left.
-    async fn remove_orphans(&self, wanted: &BTreeMap<String, Manifest>) {
+    async fn remove_orphans(
+        &self,
+        wanted: &BTreeMap<String, Manifest>,
+        protected: &std::collections::BTreeSet<String>,
+    ) {
         let mut names = std::collections::BTreeSet::new();
         for dir in [
             self.shared.paths.run_paddock().join("monitors"),
@@ -247,7 +275,7 @@ impl Supervisor {
             }
         }
         for name in names {
-            if wanted.contains_key(&name) {
+            if wanted.contains_key(&name) || protected.contains(&name) {
                 continue;
             }
             tracing::info!(container = %name, "not declared any more: removing");
@@ -282,15 +310,21 @@ impl Supervisor {
         name: &str,
         make: fn(tokio::sync::oneshot::Sender<()>) -> container::Command,
     ) -> bool {
-        let containers = self.containers.lock().await;
-        match containers.get(name) {
-            Some(handle) => handle.request(make).await,
-            None => false,
-        }
+        // Not holding the lock while the container obeys: a stop can take
+        // its whole grace period.
+        let commands = {
+            let containers = self.containers.lock().await;
+            match containers.get(name) {
+                Some(handle) => handle.commands.clone(),
+                None => return false,
+            }
+        };
+        container::request(&commands, make).await
     }
 
-    /// Stops every container (or, with `keep_running`, lets go of them so a
-    /// new paddockd re-adopts them) and waits for the tasks to finish.
+    /// Stops every container — not as the user's stop: the next paddockd
+    /// starts them again — or, with `keep_running`, lets go of them so a new
+    /// paddockd re-adopts them; waits for the tasks to finish.
     pub async fn shutdown(&self, keep_running: bool) {
         let mut containers = self.containers.lock().await;
         let handles: Vec<ContainerHandle> =
@@ -299,8 +333,7 @@ impl Supervisor {
             if keep_running {
                 h.request(container::Command::Detach).await;
             } else {
-                h.request(container::Command::Stop).await;
-                h.request(container::Command::Detach).await;
+                h.request(container::Command::Shutdown).await;
             }
             let _ = h.task.await;
         });

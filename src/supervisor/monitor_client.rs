@@ -29,7 +29,12 @@ pub enum MonitorError {
     Closed(PathBuf),
     #[error("the monitor refused: {0}")]
     Refused(String),
+    #[error("the monitor at {0} did not answer in time")]
+    Timeout(PathBuf),
 }
+
+/// How long a status or kill request may take.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `status.json`, and the answer to `status` and `wait`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +138,18 @@ impl MonitorClient {
     }
 
     pub async fn status(&self) -> Result<MonitorStatus, MonitorError> {
-        self.answer(serde_json::json!({"op": "status"})).await
+        self.answer_soon(serde_json::json!({"op": "status"})).await
+    }
+
+    /// An answer that must come quickly: a monitor that does not answer
+    /// within [`REQUEST_TIMEOUT`] is treated as gone.
+    async fn answer_soon<T: for<'de> Deserialize<'de>>(
+        &self,
+        request: serde_json::Value,
+    ) -> Result<T, MonitorError> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.answer(request))
+            .await
+            .map_err(|_| MonitorError::Timeout(self.socket()))?
     }
 
     /// Returns once the container has exited.
@@ -143,7 +159,7 @@ impl MonitorClient {
 
     pub async fn kill(&self, signal: i32) -> Result<(), MonitorError> {
         let answer: KillAnswer = self
-            .answer(serde_json::json!({"op": "kill", "signal": signal}))
+            .answer_soon(serde_json::json!({"op": "kill", "signal": signal}))
             .await?;
         if answer.ok {
             Ok(())
@@ -154,14 +170,9 @@ impl MonitorClient {
 
     /// Streams log lines: the last `tail` from the monitor's buffer, then new
     /// ones until the container exits.
-    pub async fn follow_logs(
-        &self,
-        tail: usize,
-    ) -> Result<tokio::io::Lines<BufReader<UnixStream>>, MonitorError> {
-        let reader = self
-            .request(&serde_json::json!({"op": "logs", "tail": tail, "follow": true}))
-            .await?;
-        Ok(reader.lines())
+    pub async fn follow_logs(&self, tail: usize) -> Result<BufReader<UnixStream>, MonitorError> {
+        self.request(&serde_json::json!({"op": "logs", "tail": tail, "follow": true}))
+            .await
     }
 }
 

@@ -101,18 +101,49 @@ impl Runner {
         Ok(pid)
     }
 
+    /// Deletes the container `id` whatever its state (kills what is left of
+    /// it and removes its cgroup); for when its monitor is gone.
+    pub async fn delete_force(&self, id: &str) {
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        match tokio::time::timeout(std::time::Duration::from_secs(10), cmd.output()).await {
+            Ok(Ok(out)) if out.status.success() => {}
+            Ok(Ok(out)) => tracing::warn!(
+                container = %id,
+                error = %String::from_utf8_lossy(&out.stderr).trim(),
+                "paddock-runner delete --force failed"
+            ),
+            Ok(Err(error)) => {
+                tracing::warn!(container = %id, %error, "running paddock-runner delete")
+            }
+            Err(_) => tracing::warn!(container = %id, "paddock-runner delete --force timed out"),
+        }
+    }
+
     /// A command running `CMD` inside the running container `id`.
+    /// With `console_socket`, the pty's master is sent there (runc's
+    /// protocol) instead of being relayed by the runner.
     pub fn exec_command(
         &self,
         id: &str,
         command: &[String],
         tty: bool,
+        console_socket: Option<&Path>,
         env: &[(String, String)],
     ) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.arg("--root").arg(&self.root).arg("exec");
         if tty {
             cmd.arg("--tty");
+        }
+        if let Some(socket) = console_socket {
+            cmd.arg("--console-socket").arg(socket);
         }
         for (k, v) in env {
             cmd.arg("--env").arg(format!("{k}={v}"));

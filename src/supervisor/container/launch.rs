@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncBufReadExt;
 use tokio::task::JoinHandle;
 
 use super::ContainerTask;
@@ -13,14 +14,25 @@ use crate::supervisor::status::{Health, State};
 /// A running container's helpers.
 pub(super) struct Running {
     pub started: Instant,
-    helpers: Vec<JoinHandle<()>>,
+    logs: JoinHandle<()>,
+    health: Option<JoinHandle<()>>,
 }
 
+/// How long the log follower may take to copy a finished container's last
+/// lines.
+const LOG_DRAIN: Duration = Duration::from_secs(3);
+
 impl Running {
-    /// Stops the helpers (log follower, health checker).
-    pub fn finish(&self) {
-        for h in &self.helpers {
+    /// Stops the health checker and lets the log follower copy the last
+    /// lines (it ends when the monitor closes the stream).
+    pub async fn finish(self) {
+        if let Some(h) = self.health {
             h.abort();
+        }
+        let logs = self.logs;
+        let abort = logs.abort_handle();
+        if tokio::time::timeout(LOG_DRAIN, logs).await.is_err() {
+            abort.abort();
         }
     }
 }
@@ -80,20 +92,23 @@ impl ContainerTask {
         for dep in &self.manifest.depends_on {
             let mut logged = false;
             loop {
-                let ready =
-                    self.shared.status_of(&dep.name).is_some_and(|s| {
-                        s.state == State::Running
-                            && match dep.condition {
-                                DependencyCondition::ServiceStarted => true,
-                                DependencyCondition::ServiceHealthy => {
-                                    s.health.is_none_or(|h| h == Health::Healthy)
-                                }
-                                DependencyCondition::ServiceCompletedSuccessfully => false,
-                            }
-                    }) || (dep.condition == DependencyCondition::ServiceCompletedSuccessfully
-                        && self.shared.status_of(&dep.name).is_some_and(|s| {
+                let ready = self
+                    .shared
+                    .status_of(&dep.name)
+                    .is_some_and(|s| match dep.condition {
+                        // Started once is enough: a one-shot job that has
+                        // already exited does not block its dependants.
+                        DependencyCondition::ServiceStarted => {
+                            s.state == State::Running || s.started_at.is_some()
+                        }
+                        DependencyCondition::ServiceHealthy => {
+                            s.state == State::Running
+                                && s.health.is_none_or(|h| h == Health::Healthy)
+                        }
+                        DependencyCondition::ServiceCompletedSuccessfully => {
                             s.state == State::Exited && s.last_exit_code == Some(0)
-                        }));
+                        }
+                    });
                 if ready {
                     break;
                 }
@@ -110,6 +125,15 @@ impl ContainerTask {
     async fn launch(&self) -> Result<(), String> {
         let paths = &self.shared.paths;
         let state_dir = paths.monitor_dir(self.name());
+        // Never two monitors for one container.
+        if let Some(previous) = self.monitor.read_status_file() {
+            if crate::supervisor::monitor_client::pid_alive(previous.monitor_pid) {
+                return Err(format!(
+                    "a previous monitor (pid {}) is still running",
+                    previous.monitor_pid
+                ));
+            }
+        }
         let _ = std::fs::remove_dir_all(&state_dir);
         std::fs::create_dir_all(&state_dir)
             .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
@@ -167,6 +191,9 @@ impl ContainerTask {
                 ));
             }
             if Instant::now() > deadline {
+                let pid = nix::unistd::Pid::from_raw(monitor_pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                self.shared.runner.delete_force(self.name()).await;
                 return Err(
                     "paddock-runner did not report the container running within 60s".into(),
                 );
@@ -189,13 +216,12 @@ impl ContainerTask {
 
     /// Starts the log follower and, if configured, the health checker.
     fn attach(&self, log_offset: Option<u64>) -> Running {
-        let mut helpers = vec![self.follow_logs(log_offset)];
-        if let Some(h) = self.spawn_health_checker() {
-            helpers.push(h);
-        }
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Running {
             started: Instant::now(),
-            helpers,
+            logs: self.follow_logs(log_offset),
+            health: self.spawn_health_checker(),
         }
     }
 
@@ -209,9 +235,18 @@ impl ContainerTask {
         let log_file = self.shared.paths.log_dir(self.name()).join("current.log");
         tokio::spawn(async move {
             match monitor.follow_logs(tail).await {
-                Ok(mut lines) => {
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        logs.push(line);
+                Ok(mut stream) => {
+                    // Output need not be UTF-8; keep every line anyway.
+                    let mut line = Vec::new();
+                    loop {
+                        line.clear();
+                        match stream.read_until(b'\n', &mut line).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {
+                                let text = String::from_utf8_lossy(&line);
+                                logs.push(text.trim_end_matches('\n').to_string());
+                            }
+                        }
                     }
                 }
                 Err(_) => {

@@ -28,9 +28,12 @@ enum Next {
     Exit,
 }
 
+/// Marker in the monitor directory: paddockd itself stopped the container
+/// (shutdown), so the next paddockd of this boot starts it again.
+const STOPPED_BY_PADDOCKD: &str = "stopped-by-paddockd";
+
 impl ContainerTask {
-    pub(super) async fn run(mut self) {
-        let mut commands = std::mem::replace(&mut self.commands, mpsc::channel(1).1);
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut phase = match self.adopt().await {
             Some(running) => Phase::Running(running),
             None if self.start_on_boot() => Phase::Starting,
@@ -40,27 +43,38 @@ impl ContainerTask {
             phase = match phase {
                 Phase::Idle => match commands.recv().await {
                     None => return,
+                    Some(Command::Unhealthy(_)) => Phase::Idle,
                     Some(cmd) => match self.on_command_idle(cmd).await {
                         Next::Phase(p) => p,
                         Next::Exit => return,
                     },
                 },
                 Phase::Starting => {
-                    let outcome = tokio::select! {
-                        started = self.start() => Ok(started),
-                        cmd = commands.recv() => Err(cmd),
+                    let outcome = {
+                        let start = self.start();
+                        tokio::pin!(start);
+                        loop {
+                            tokio::select! {
+                                started = &mut start => break Ok(started),
+                                cmd = commands.recv() => match cmd {
+                                    // From a run that is over.
+                                    Some(Command::Unhealthy(_)) => continue,
+                                    other => break Err(other),
+                                },
+                            }
+                        }
                     };
                     match outcome {
                         Ok(Ok(running)) => Phase::Running(running),
                         Ok(Err(error)) => {
                             tracing::warn!(container = %self.name(), %error, "start failed");
+                            self.unmount_rootfs();
                             self.update(|s| {
                                 s.state = State::Failed;
                                 s.last_error = Some(error.clone());
                                 s.pid = None;
                             });
-                            let delay = self.next_delay(Duration::ZERO);
-                            Phase::Backoff(delay)
+                            Phase::Backoff(self.next_delay(Duration::ZERO))
                         }
                         Err(cmd) => {
                             // The start was abandoned mid-way: a monitor may
@@ -86,13 +100,14 @@ impl ContainerTask {
                         Ok(exit) => {
                             let exit = match exit {
                                 Ok(status) => status,
-                                Err(error) => self.lost_monitor(error.to_string()),
+                                Err(error) => self.lost_monitor(error.to_string()).await,
                             };
-                            running.finish();
-                            self.on_exit(&exit, running.started.elapsed())
+                            let ran_for = running.started.elapsed();
+                            running.finish().await;
+                            self.on_exit(&exit, ran_for)
                         }
                         Err(None) => {
-                            running.finish();
+                            running.finish().await;
                             return;
                         }
                         Err(Some(cmd)) => match self.on_command_running(cmd, running).await {
@@ -102,9 +117,16 @@ impl ContainerTask {
                     }
                 }
                 Phase::Backoff(delay) => {
-                    let outcome = tokio::select! {
-                        _ = tokio::time::sleep(delay) => None,
-                        cmd = commands.recv() => Some(cmd),
+                    let sleep = tokio::time::sleep(delay);
+                    tokio::pin!(sleep);
+                    let outcome = loop {
+                        tokio::select! {
+                            _ = &mut sleep => break None,
+                            cmd = commands.recv() => match cmd {
+                                Some(Command::Unhealthy(_)) => continue,
+                                other => break Some(other),
+                            },
+                        }
                     };
                     match outcome {
                         None => {
@@ -124,19 +146,21 @@ impl ContainerTask {
 
     /// Whether to start when paddockd starts: not when the user stopped it
     /// (except with `restart: always`, as docker), not when it already ran to
-    /// completion this boot with `restart: no`.
+    /// completion this boot with `restart: no` — unless paddockd itself
+    /// stopped it when shutting down.
     fn start_on_boot(&self) -> bool {
         let stopped_by_user = self.stopped_marker().exists();
         if stopped_by_user && self.manifest.restart != RestartPolicy::Always {
             self.update(|s| s.state = State::Stopped);
             return false;
         }
+        if self.monitor.dir().join(STOPPED_BY_PADDOCKD).exists() {
+            return true;
+        }
         if let Some(last) = self.monitor.read_status_file() {
-            if last.state == "exited" {
+            if last.state == "exited" && !self.restarts_after(&last) {
                 self.record_exit(&last, State::Exited);
-                if self.restart_delay_for(&last).is_none() {
-                    return false;
-                }
+                return false;
             }
         }
         true
@@ -149,23 +173,29 @@ impl ContainerTask {
             .join("stopped-by-user")
     }
 
-    fn set_stopped_by_user(&self, stopped: bool) {
-        let marker = self.stopped_marker();
-        if stopped {
-            if let Some(dir) = marker.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = std::fs::write(&marker, b"");
+    fn set_marker(&self, marker: std::path::PathBuf, present: bool) {
+        let result = if present {
+            marker
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&marker, b""))
         } else {
-            let _ = std::fs::remove_file(&marker);
+            match std::fs::remove_file(&marker) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(container = %self.name(), path = %marker.display(), %error, "recording the stop");
         }
     }
 
     /// The monitor vanished without answering `wait` (killed): take its last
-    /// status file, or report the loss.
-    fn lost_monitor(&self, error: String) -> MonitorStatus {
+    /// status file, or report the loss; either way make sure nothing of the
+    /// container runs on unsupervised.
+    async fn lost_monitor(&self, error: String) -> MonitorStatus {
         tracing::warn!(container = %self.name(), %error, "lost the monitor");
-        match self.monitor.read_status_file() {
+        let status = match self.monitor.read_status_file() {
             Some(s) if !s.is_running() => s,
             _ => MonitorStatus {
                 id: self.name().to_string(),
@@ -174,7 +204,9 @@ impl ContainerTask {
                 exit_code: Some(-1),
                 ..MonitorStatus::default()
             },
-        }
+        };
+        self.shared.runner.delete_force(self.name()).await;
+        status
     }
 
     /// Records an exit and the state it leads to, in one update (a
@@ -194,33 +226,30 @@ impl ContainerTask {
 
     fn on_exit(&mut self, exit: &MonitorStatus, ran_for: Duration) -> Phase {
         tracing::info!(container = %self.name(), code = ?exit.exit_code, "exited");
-        match self.restart_delay_for(exit) {
-            Some(_) => {
-                if matches!(self.manifest.restart, RestartPolicy::OnFailure { .. }) {
-                    self.failure_restarts += 1;
-                }
-                let delay = self.next_delay(ran_for);
-                self.record_exit(exit, State::Restarting);
-                Phase::Backoff(delay)
+        if self.restarts_after(exit) {
+            if matches!(self.manifest.restart, RestartPolicy::OnFailure { .. }) {
+                self.failure_restarts += 1;
             }
-            None => {
-                self.record_exit(exit, State::Exited);
-                Phase::Idle
-            }
+            let delay = self.next_delay(ran_for);
+            self.record_exit(exit, State::Restarting);
+            Phase::Backoff(delay)
+        } else {
+            self.unmount_rootfs();
+            self.record_exit(exit, State::Exited);
+            Phase::Idle
         }
     }
 
     /// Whether the restart policy restarts after this exit.
-    fn restart_delay_for(&self, exit: &MonitorStatus) -> Option<()> {
+    fn restarts_after(&self, exit: &MonitorStatus) -> bool {
         let failed = exit.exit_code != Some(0);
-        let restart = match self.manifest.restart {
+        match self.manifest.restart {
             RestartPolicy::No => false,
             RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
             RestartPolicy::OnFailure { max_retries } => {
                 failed && max_retries.is_none_or(|m| self.failure_restarts < m)
             }
-        };
-        restart.then_some(())
+        }
     }
 
     /// The backoff before the next start; a run longer than `reset_after`
@@ -235,19 +264,35 @@ impl ContainerTask {
         delay
     }
 
+    /// A start asked for by the user: a fresh count, as `docker start`.
+    fn user_start(&mut self) {
+        self.set_marker(self.stopped_marker(), false);
+        self.attempt = 0;
+        self.failure_restarts = 0;
+        self.update(|s| {
+            s.state = State::Waiting;
+            s.last_error = None;
+        });
+    }
+
     async fn on_command_idle(&mut self, cmd: Command) -> Next {
         match cmd {
             Command::Start(reply) | Command::Restart(reply) => {
-                self.set_stopped_by_user(false);
-                self.attempt = 0;
+                self.user_start();
                 let _ = reply.send(());
                 Next::Phase(Phase::Starting)
             }
             Command::Stop(reply) => {
-                self.set_stopped_by_user(true);
+                self.set_marker(self.stopped_marker(), true);
+                self.unmount_rootfs();
                 self.update(|s| s.state = State::Stopped);
                 let _ = reply.send(());
                 Next::Phase(Phase::Idle)
+            }
+            Command::Shutdown(reply) => {
+                self.unmount_rootfs();
+                let _ = reply.send(());
+                Next::Exit
             }
             Command::Remove(reply) => {
                 self.remove().await;
@@ -258,7 +303,7 @@ impl ContainerTask {
                 let _ = reply.send(());
                 Next::Exit
             }
-            Command::Unhealthy => Next::Phase(Phase::Idle),
+            Command::Unhealthy(_) => Next::Phase(Phase::Idle),
         }
     }
 
@@ -269,51 +314,60 @@ impl ContainerTask {
                 Next::Phase(Phase::Running(running))
             }
             Command::Stop(reply) => {
-                running.finish();
-                self.set_stopped_by_user(true);
+                running.finish().await;
+                self.set_marker(self.stopped_marker(), true);
                 self.stop().await;
                 self.update(|s| s.state = State::Stopped);
                 let _ = reply.send(());
                 Next::Phase(Phase::Idle)
             }
-            Command::Restart(reply) => {
-                running.finish();
+            Command::Shutdown(reply) => {
+                running.finish().await;
+                self.set_marker(self.monitor.dir().join(STOPPED_BY_PADDOCKD), true);
                 self.stop().await;
-                self.attempt = 0;
+                self.update(|s| s.state = State::Stopped);
+                let _ = reply.send(());
+                Next::Exit
+            }
+            Command::Restart(reply) => {
+                running.finish().await;
+                self.stop().await;
+                self.user_start();
                 self.update(|s| s.restarts += 1);
                 let _ = reply.send(());
                 Next::Phase(Phase::Starting)
             }
             Command::Remove(reply) => {
-                running.finish();
+                running.finish().await;
                 self.stop().await;
                 self.remove().await;
                 let _ = reply.send(());
                 Next::Exit
             }
             Command::Detach(reply) => {
-                running.finish();
+                running.finish().await;
                 let _ = reply.send(());
                 Next::Exit
             }
-            Command::Unhealthy => {
+            Command::Unhealthy(generation) => {
                 let restart = self
                     .manifest
                     .healthcheck
                     .as_ref()
                     .is_some_and(|h| h.restart_on_unhealthy);
-                if !restart {
+                let current = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+                if generation != current || !restart {
                     return Next::Phase(Phase::Running(running));
                 }
                 tracing::warn!(container = %self.name(), "unhealthy: restarting");
-                running.finish();
+                let ran_for = running.started.elapsed();
+                running.finish().await;
                 self.stop().await;
                 self.update(|s| {
                     s.state = State::Restarting;
                     s.last_error = Some("restarted because it was unhealthy".into());
                 });
-                let delay = self.next_delay(Duration::ZERO);
-                Next::Phase(Phase::Backoff(delay))
+                Next::Phase(Phase::Backoff(self.next_delay(ran_for)))
             }
         }
     }

@@ -32,11 +32,13 @@ pub enum Command {
     Restart(oneshot::Sender<()>),
     /// Stop it and delete its state (manifest removed or changed).
     Remove(oneshot::Sender<()>),
-    /// Stop it but leave it to be re-adopted (paddockd shutting down for an
-    /// upgrade keeps containers running; a plain shutdown stops them).
+    /// paddockd is shutting down: stop it, without counting that as the
+    /// user's stop, and end the task.
+    Shutdown(oneshot::Sender<()>),
+    /// End the task and leave the container running, to be re-adopted.
     Detach(oneshot::Sender<()>),
-    /// Sent by the health checker.
-    Unhealthy,
+    /// Sent by the health checker of run number `.0`.
+    Unhealthy(u64),
 }
 
 /// The handle paddockd keeps for each container task.
@@ -65,13 +67,13 @@ impl ContainerHandle {
             manifest: manifest.clone(),
             status: status_tx,
             logs: logs.clone(),
-            commands: cmd_rx,
             commands_tx: cmd_tx.clone(),
             monitor,
             attempt: 0,
             failure_restarts: 0,
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
-        let task = tokio::spawn(task.run());
+        let task = tokio::spawn(task.run(cmd_rx));
         Self {
             manifest,
             status: status_rx,
@@ -83,12 +85,20 @@ impl ContainerHandle {
 
     /// Sends a command and waits for the task to carry it out.
     pub async fn request(&self, make: impl FnOnce(oneshot::Sender<()>) -> Command) -> bool {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(make(tx)).await.is_err() {
-            return false;
-        }
-        rx.await.is_ok()
+        request(&self.commands, make).await
     }
+}
+
+/// Sends a command to a container task and waits for it to be carried out.
+pub async fn request(
+    commands: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<()>) -> Command,
+) -> bool {
+    let (tx, rx) = oneshot::channel();
+    if commands.send(make(tx)).await.is_err() {
+        return false;
+    }
+    rx.await.is_ok()
 }
 
 /// The task's own state.
@@ -97,13 +107,14 @@ struct ContainerTask {
     manifest: Manifest,
     status: watch::Sender<ContainerStatus>,
     logs: Arc<LogBuffer>,
-    commands: mpsc::Receiver<Command>,
     commands_tx: mpsc::Sender<Command>,
     monitor: MonitorClient,
     /// Consecutive restarts, for the backoff.
     attempt: u32,
     /// Restarts after failures, for `on-failure:MAX`.
     failure_restarts: u32,
+    /// Counts runs, so a health verdict about an earlier run is ignored.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl ContainerTask {
