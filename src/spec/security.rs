@@ -102,11 +102,22 @@ fn known_capabilities() -> Vec<Capability> {
         .ok()
         .and_then(|s| s.trim().parse::<u8>().ok())
         .unwrap_or(u8::MAX);
+    // Only what we can hand on: a sandboxed paddockd (seen: a VM whose root
+    // lacks CAP_SYS_RESOURCE) would otherwise fail every privileged start
+    // with EPERM from capset.
+    let ours = own_bounding_set();
     ALL_CAPABILITIES
         .iter()
-        .filter(|(_, n)| *n <= last)
+        .filter(|(_, n)| *n <= last && ours.is_none_or(|set| set & (1u64 << n) != 0))
         .map(|(c, _)| *c)
         .collect()
+}
+
+/// This process's capability bounding set, from /proc/self/status.
+fn own_bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 /// The container's capabilities, in capability-number order, computed as
