@@ -327,17 +327,26 @@ impl Supervisor {
     /// paddockd re-adopts them; waits for the tasks to finish.
     pub async fn shutdown(&self, keep_running: bool) {
         let mut containers = self.containers.lock().await;
-        let handles: Vec<ContainerHandle> =
-            std::mem::take(&mut *containers).into_values().collect();
-        let stops = handles.into_iter().map(|h| async move {
-            if keep_running {
-                h.request(container::Command::Detach).await;
-            } else {
-                h.request(container::Command::Shutdown).await;
-            }
-            let _ = h.task.await;
-        });
-        futures_util::future::join_all(stops).await;
+        let mut handles = std::mem::take(&mut *containers);
+        // Dependants first, as compose stops them.
+        let manifests: Vec<Manifest> = handles.values().map(|h| h.manifest.clone()).collect();
+        let mut layers = manifest::start_order(&manifests);
+        layers.reverse();
+        layers.push(handles.keys().cloned().collect());
+        for layer in layers {
+            let stops = layer
+                .iter()
+                .filter_map(|name| handles.remove(name))
+                .map(|h| async move {
+                    if keep_running {
+                        h.request(container::Command::Detach).await;
+                    } else {
+                        h.request(container::Command::Shutdown).await;
+                    }
+                    let _ = h.task.await;
+                });
+            futures_util::future::join_all(stops).await;
+        }
     }
 
     /// Keeps every container's /etc/resolv.conf, /etc/hosts and /etc/hostname

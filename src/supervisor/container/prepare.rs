@@ -143,7 +143,10 @@ impl ContainerTask {
                 ))
             }
             (PullPolicy::Never, Some(_)) | (PullPolicy::Missing, Some(_)) => false,
-            (PullPolicy::Missing, None) | (PullPolicy::Always, _) => true,
+            // Restarts of a crash loop keep the image they ran, as docker's
+            // do; a first start or one the user asked for pulls.
+            (PullPolicy::Always, Some(_)) => self.attempt == 0,
+            (PullPolicy::Missing, None) | (PullPolicy::Always, None) => true,
         };
         if !pull {
             return local.ok_or_else(|| format!("image {reference} vanished"));
