@@ -18,7 +18,7 @@ pub(crate) const SYSCTLS: &str =
     "a mapping such as {net.ipv4.ip_forward: 1} or a list such as [\"net.ipv4.ip_forward=1\"]";
 
 /// The names compose and docker know, plus `as`.
-const ULIMIT_NAMES: &[&str] = &[
+pub(crate) const ULIMIT_NAMES: &[&str] = &[
     "as",
     "core",
     "cpu",

@@ -16,7 +16,7 @@ mod directory;
 mod environment;
 mod error;
 mod health;
-mod limits;
+pub(crate) mod limits;
 mod mounts;
 mod order;
 mod policy;

@@ -124,24 +124,7 @@ mod tests {
 
     #[test]
     fn every_ulimit_name_maps_to_an_rlimit() {
-        for name in [
-            "as",
-            "core",
-            "cpu",
-            "data",
-            "fsize",
-            "locks",
-            "memlock",
-            "msgqueue",
-            "nice",
-            "nofile",
-            "nproc",
-            "rss",
-            "rtprio",
-            "rttime",
-            "sigpending",
-            "stack",
-        ] {
+        for name in crate::manifest::limits::ULIMIT_NAMES {
             rlimits(&manifest(&format!("ulimits: {{{name}: 1}}"))).unwrap();
         }
     }

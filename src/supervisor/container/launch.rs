@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::ContainerTask;
 use crate::manifest::DependencyCondition;
+use crate::supervisor::monitor_client::MonitorStatus;
 use crate::supervisor::status::{Health, State};
 
 /// A running container's helpers.
@@ -55,15 +56,8 @@ impl ContainerTask {
         }
         tracing::info!(container = %self.name(), pid = ?status.pid, "re-adopted running container");
         let digest = self.stored_image_digest();
-        let health = self.initial_health();
-        self.update(|s| {
-            s.state = State::Running;
-            s.health = health;
-            s.pid = status.pid;
-            s.started_at = status.started_at.clone();
-            s.image_digest = digest;
-            s.last_error = None;
-        });
+        self.mark_running(&status);
+        self.update(|s| s.image_digest = digest);
         Some(self.attach(None))
     }
 
@@ -157,14 +151,7 @@ impl ContainerTask {
             if let Some(status) = self.monitor.read_status_file() {
                 match status.state.as_str() {
                     "running" => {
-                        let health = self.initial_health();
-                        self.update(|s| {
-                            s.state = State::Running;
-                            s.health = health;
-                            s.pid = status.pid;
-                            s.started_at = status.started_at.clone();
-                            s.last_error = None;
-                        });
+                        self.mark_running(&status);
                         tracing::info!(container = %self.name(), pid = ?status.pid, "running");
                         return Ok(());
                     }
@@ -200,6 +187,18 @@ impl ContainerTask {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Reports the container running as its monitor says.
+    fn mark_running(&self, status: &MonitorStatus) {
+        let health = self.initial_health();
+        self.update(|s| {
+            s.state = State::Running;
+            s.health = health;
+            s.pid = status.pid;
+            s.started_at = status.started_at.clone();
+            s.last_error = None;
+        });
     }
 
     /// `starting` for a container with a health check (set together with
