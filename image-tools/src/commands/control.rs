@@ -25,6 +25,7 @@ pub async fn apply(client: &Client) -> anyhow::Result<i32> {
         ("recreated", "recreated"),
         ("removed", "removed"),
         ("unchanged", "unchanged"),
+        ("kept", "kept running (its manifest has errors)"),
     ] {
         if let Some(names) = report.get(key).and_then(|v| v.as_array()) {
             for n in names {
