@@ -692,3 +692,30 @@ fn a_manifest_that_breaks_keeps_its_running_container() {
             .filter(|c| c["state"] == "running" && c["pid"] != before["pid"])
     });
 }
+
+#[test]
+fn output_of_containers_that_exit_at_once_is_kept() {
+    let (_registry, mut inst, image) = setup();
+    for i in 0..4 {
+        inst.write_manifest(
+            &format!("q{i}.yaml"),
+            &manifest(
+                &format!("q{i}"),
+                &image,
+                &format!("command: [echo, quick-{i}]\nrestart: 'no'\n"),
+            ),
+        );
+    }
+    inst.start();
+    for i in 0..4 {
+        let name = format!("q{i}");
+        let c = inst.wait_state(&name, "exited");
+        assert_eq!(c["last_exit_code"], 0);
+        assert!(c["last_error"].is_null(), "{c}");
+        inst.wait_for(Duration::from_secs(10), &format!("{name}'s line"), || {
+            inst.logs(&name)
+                .contains(&format!("stdout quick-{i}"))
+                .then_some(())
+        });
+    }
+}

@@ -121,8 +121,9 @@ fn write_in_place(path: &Path, content: &[u8]) -> std::io::Result<bool> {
         .open(path)?;
     file.seek(SeekFrom::Start(0))?;
     file.write_all(content)?;
+    // No fsync: /run is a tmpfs on the device, and the copies are
+    // rewritten from the host's files whenever they differ.
     file.set_len(content.len() as u64)?;
-    file.sync_all()?;
     Ok(true)
 }
 

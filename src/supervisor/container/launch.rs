@@ -225,41 +225,48 @@ impl ContainerTask {
     }
 
     /// Copies the monitor's output into paddockd's log buffer. A container
-    /// that exits at once may take its monitor with it before we connect:
-    /// then its lines are read from the log file, from where this run began.
+    /// that exits at once may take its monitor with it before our request is
+    /// served (the connection is refused or reset): then the lines this run
+    /// wrote to the log file, past those already copied, are read from there.
     fn follow_logs(&self, file_offset: Option<u64>) -> JoinHandle<()> {
         let monitor = self.monitor.clone();
         let logs = self.logs.clone();
         let tail = self.shared.config.logs.buffer_lines;
         let log_file = self.shared.paths.log_dir(self.name()).join("current.log");
         tokio::spawn(async move {
-            match monitor.follow_logs(tail).await {
-                Ok(mut stream) => {
-                    // Output need not be UTF-8; keep every line anyway.
-                    let mut line = Vec::new();
-                    loop {
-                        line.clear();
-                        match stream.read_until(b'\n', &mut line).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(_) => {
-                                let text = String::from_utf8_lossy(&line);
-                                logs.push(text.trim_end_matches('\n').to_string());
-                            }
+            let mut copied = 0usize;
+            let mut complete = false;
+            if let Ok(mut stream) = monitor.follow_logs(tail).await {
+                // Output need not be UTF-8; keep every line anyway.
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match stream.read_until(b'\n', &mut line).await {
+                        Ok(0) => {
+                            complete = copied > 0;
+                            break;
+                        }
+                        Err(_) => break,
+                        Ok(_) => {
+                            let text = String::from_utf8_lossy(&line);
+                            logs.push(text.trim_end_matches('\n').to_string());
+                            copied += 1;
                         }
                     }
                 }
-                Err(_) => {
-                    let Some(offset) = file_offset else { return };
-                    let Ok(text) = std::fs::read(&log_file) else {
-                        return;
-                    };
-                    let start = usize::try_from(offset)
-                        .unwrap_or(usize::MAX)
-                        .min(text.len());
-                    for line in String::from_utf8_lossy(&text[start..]).lines() {
-                        logs.push(line.to_string());
-                    }
-                }
+            }
+            if complete {
+                return;
+            }
+            let Some(offset) = file_offset else { return };
+            let Ok(text) = std::fs::read(&log_file) else {
+                return;
+            };
+            let Some(run) = usize::try_from(offset).ok().and_then(|o| text.get(o..)) else {
+                return; // rotated meanwhile: what the stream gave is what there is
+            };
+            for line in String::from_utf8_lossy(run).lines().skip(copied) {
+                logs.push(line.to_string());
             }
         })
     }

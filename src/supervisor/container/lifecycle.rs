@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::launch::Running;
 use super::{Command, ContainerTask};
 use crate::manifest::RestartPolicy;
-use crate::supervisor::monitor_client::MonitorStatus;
+use crate::supervisor::monitor_client::{pid_alive, MonitorStatus};
 use crate::supervisor::status::State;
 
 enum Phase {
@@ -194,19 +194,30 @@ impl ContainerTask {
     /// status file, or report the loss; either way make sure nothing of the
     /// container runs on unsupervised.
     async fn lost_monitor(&self, error: String) -> MonitorStatus {
+        // A monitor that is finishing (deleting the container) no longer
+        // serves requests: give it a moment to write its final status.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.monitor.read_status_file() {
+                // It finished as it should; our request merely came late.
+                Some(status) if !status.is_running() => return status,
+                Some(status)
+                    if pid_alive(status.monitor_pid) && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                _ => break,
+            }
+        }
         tracing::warn!(container = %self.name(), %error, "lost the monitor");
-        let status = match self.monitor.read_status_file() {
-            Some(s) if !s.is_running() => s,
-            _ => MonitorStatus {
-                id: self.name().to_string(),
-                state: "exited".into(),
-                error: Some(format!("monitor lost: {error}")),
-                exit_code: Some(-1),
-                ..MonitorStatus::default()
-            },
-        };
         self.shared.runner.delete_force(self.name()).await;
-        status
+        MonitorStatus {
+            id: self.name().to_string(),
+            state: "exited".into(),
+            error: Some(format!("monitor lost: {error}")),
+            exit_code: Some(-1),
+            ..MonitorStatus::default()
+        }
     }
 
     /// Records an exit and the state it leads to, in one update (a

@@ -12,7 +12,7 @@ use crate::manifest::{Manifest, NetworkMode, PullPolicy};
 use crate::spec::{self, SpecInput};
 use crate::store::ImageRecord;
 use crate::supervisor::status::State;
-use crate::util::write_atomic;
+use crate::util::{replace_file, write_atomic};
 
 /// What a container's writable layer was made from. When either changes, the
 /// container is recreated from scratch, as `docker compose up` does.
@@ -125,7 +125,8 @@ impl ContainerTask {
         .map_err(|e| format!("building the runtime spec: {e}"))?;
         let json = serde_json::to_vec_pretty(&spec).map_err(|e| e.to_string())?;
         let config = bundle.join("config.json");
-        write_atomic(&config, &json).map_err(|e| format!("writing {}: {e}", config.display()))?;
+        // Derived from the manifest and image, rewritten before every start.
+        replace_file(&config, &json).map_err(|e| format!("writing {}: {e}", config.display()))?;
         Ok(image.manifest_digest.to_string())
     }
 
