@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::digest::Digest;
 use super::fsutil::{is_temp_name, write_atomic};
 use super::platform::Platform;
+use super::reference::{ImageRef, ReferenceError};
 
 /// Errors reading or writing image records.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +25,8 @@ pub enum ImageError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("invalid image reference {reference:?}: {reason}")]
-    Reference { reference: String, reason: String },
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
 }
 
 /// One layer of an image.
@@ -76,16 +77,13 @@ impl ImageRecord {
 /// Normalises a reference the docker way: `busybox` →
 /// `docker.io/library/busybox:latest`; `localhost:5000/x` stays.
 pub fn normalize_reference(reference: &str) -> Result<String, ImageError> {
-    parse_reference(reference).map(|r| r.whole())
+    Ok(ImageRef::parse(reference)?.to_string())
 }
 
+/// Parses `reference` for oci-client without its regex parser (see
+/// [`super::reference`]).
 pub(crate) fn parse_reference(reference: &str) -> Result<oci_client::Reference, ImageError> {
-    reference
-        .parse::<oci_client::Reference>()
-        .map_err(|e| ImageError::Reference {
-            reference: reference.to_string(),
-            reason: e.to_string(),
-        })
+    Ok(ImageRef::parse(reference)?.to_oci())
 }
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,8 @@
 //! API: [`Store::open`], [`Store::pull`], [`Store::image`], [`Store::images`],
 //! [`Store::image_config`], [`Store::remove_image`], [`Store::prune`],
 //! [`Store::lower_dirs`], [`Store::import`]; [`overlay::mount_rootfs`];
-//! [`build::build_image`], [`build::push`].
+//! [`build::build_image`], [`build::push`]; [`ImageRef`] parses references
+//! without oci-spec's regex.
 
 mod blobs;
 pub mod build;
@@ -27,6 +28,7 @@ pub mod overlay;
 pub mod platform;
 mod prune;
 mod pull;
+pub mod reference;
 pub mod registries;
 mod remote;
 pub mod unpack;
@@ -46,6 +48,7 @@ pub use oci::ManifestError;
 pub use platform::Platform;
 pub use prune::PruneReport;
 pub use pull::PullOptions;
+pub use reference::{ImageRef, ReferenceError};
 pub use registries::{RegistriesConfig, RegistriesError};
 pub use remote::RemoteError;
 pub use unpack::{UnpackError, UnpackOptions};

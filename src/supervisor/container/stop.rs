@@ -46,7 +46,7 @@ impl ContainerTask {
     /// Stops the container and deletes everything it left.
     pub(super) async fn remove(&self) {
         self.stop().await;
-        remove_state(&self.shared.paths, self.name());
+        remove_state_in_background(&self.shared.paths, self.name()).await;
     }
 }
 
@@ -68,7 +68,15 @@ pub async fn remove_orphan(paths: &Paths, name: &str) {
     if mountinfo::is_mount_point(&rootfs).unwrap_or(false) {
         let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
     }
-    remove_state(paths, name);
+    remove_state_in_background(paths, name).await;
+}
+
+/// [`remove_state`] off the async workers: a writable layer can be large.
+async fn remove_state_in_background(paths: &Paths, name: &str) {
+    let (paths, name) = (paths.clone(), name.to_string());
+    if let Err(error) = tokio::task::spawn_blocking(move || remove_state(&paths, &name)).await {
+        tracing::warn!(%error, "removing a container's state");
+    }
 }
 
 /// Deletes a container's bundle, writable layer, monitor state, /etc copies
