@@ -2,7 +2,6 @@
 //! its own, so one file reports all its mistakes at once.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use super::error::{Issue, Pos};
@@ -112,7 +111,9 @@ pub(crate) fn check(
         }
         Some(n) => field(&mut issues, &Some(n.clone()), |n| {
             let s = nonempty_text(n, "image", IMAGE)?;
-            oci_spec::distribution::Reference::from_str(&s)
+            // Our own parser: oci-spec's compiles a regex that costs
+            // paddockd ~13 MiB of memory (benches/README.md).
+            crate::store::ImageRef::parse(&s)
                 .map_err(|e| Issue::value(at(n), "image", &s, &e.to_string(), IMAGE))?;
             Ok(s)
         })
