@@ -9,6 +9,9 @@ use std::sync::Mutex;
 
 use tokio::sync::broadcast;
 
+/// Lines a `logs -f` reader may fall behind before it skips some.
+const FOLLOW_BACKLOG: usize = 256;
+
 /// A bounded ring of log lines plus a broadcast channel for `logs -f`.
 #[derive(Debug)]
 pub struct LogBuffer {
@@ -19,9 +22,12 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     pub fn new(capacity: usize) -> Self {
-        let (live, _) = broadcast::channel(1024);
+        // Small and grown on demand: idle containers are the common case,
+        // and each of them has a buffer (a slow follower is told what it
+        // missed).
+        let (live, _) = broadcast::channel(FOLLOW_BACKLOG);
         Self {
-            lines: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            lines: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
             live,
         }
