@@ -207,6 +207,13 @@ fn stop_escalates_to_sigkill_after_the_grace_period() {
     assert_eq!(inst.container("polite").unwrap()["state"], "stopped");
     assert!(inst.paddock(&["start", "polite"]).status.success());
     inst.wait_state("polite", "running");
+    // A restart waits for the old monitor to be gone; it never fails.
+    for _ in 0..3 {
+        let out = inst.paddock(&["restart", "polite"]);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("failed"));
+        let c = inst.wait_state("polite", "running");
+        assert!(c["last_error"].is_null(), "{c}");
+    }
 }
 
 #[test]

@@ -38,6 +38,9 @@ impl Running {
     }
 }
 
+/// How long a finishing monitor may take to exit before a new one starts.
+const PREVIOUS_MONITOR_EXIT: Duration = Duration::from_secs(10);
+
 /// How long the monitor may take to report the container running.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -119,13 +122,18 @@ impl ContainerTask {
     async fn launch(&self) -> Result<(), String> {
         let paths = &self.shared.paths;
         let state_dir = paths.monitor_dir(self.name());
-        // Never two monitors for one container.
+        // Never two monitors for one container. One that has answered
+        // `wait` may still be deleting its container: give it a moment.
         if let Some(previous) = self.monitor.read_status_file() {
-            if crate::supervisor::monitor_client::pid_alive(previous.monitor_pid) {
-                return Err(format!(
-                    "a previous monitor (pid {}) is still running",
-                    previous.monitor_pid
-                ));
+            let deadline = Instant::now() + PREVIOUS_MONITOR_EXIT;
+            while crate::supervisor::monitor_client::pid_alive(previous.monitor_pid) {
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "a previous monitor (pid {}) is still running",
+                        previous.monitor_pid
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
         let _ = std::fs::remove_dir_all(&state_dir);
