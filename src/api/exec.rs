@@ -107,17 +107,8 @@ where
 {
     let (mut reader, writer) = tokio::io::split(conn);
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let mut w = writer.lock().await;
-            write_frame(
-                &mut *w,
-                &Frame::Error(format!("spawning paddock-runner: {e}")),
-            )
-            .await?;
-            return Ok(());
-        }
+    let Some(mut child) = spawn_runner(&mut cmd, &writer).await? else {
+        return Ok(());
     };
     let mut stdin = child.stdin.take();
     let stdout = child.stdout.take();
@@ -152,6 +143,26 @@ where
     let mut w = writer.lock().await;
     write_frame(&mut *w, &Frame::Exit(code)).await?;
     w.shutdown().await
+}
+
+/// Spawns the runner; if that fails, tells the client (error, then exit).
+async fn spawn_runner<W: AsyncWrite + Unpin>(
+    cmd: &mut tokio::process::Command,
+    writer: &tokio::sync::Mutex<W>,
+) -> std::io::Result<Option<tokio::process::Child>> {
+    match cmd.spawn() {
+        Ok(child) => Ok(Some(child)),
+        Err(e) => {
+            let mut w = writer.lock().await;
+            write_frame(
+                &mut *w,
+                &Frame::Error(format!("spawning paddock-runner: {e}")),
+            )
+            .await?;
+            write_frame(&mut *w, &Frame::Exit(-1)).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// Copies a pipe into frames until it ends.
@@ -201,18 +212,8 @@ where
         .stderr(Stdio::piped());
     let (mut reader, writer) = tokio::io::split(conn);
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let mut w = writer.lock().await;
-            write_frame(
-                &mut *w,
-                &Frame::Error(format!("spawning paddock-runner: {e}")),
-            )
-            .await?;
-            write_frame(&mut *w, &Frame::Exit(-1)).await?;
-            return Ok(());
-        }
+    let Some(mut child) = spawn_runner(&mut cmd, &writer).await? else {
+        return Ok(());
     };
     let runner_pid = child.id();
     let exited = Arc::new(std::sync::atomic::AtomicBool::new(false));

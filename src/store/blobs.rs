@@ -85,17 +85,7 @@ impl Blobs {
 
     /// Every blob digest present (temp files are skipped).
     pub(crate) fn list(&self) -> io::Result<Vec<Digest>> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            if let Some(d) = name
-                .to_str()
-                .and_then(|n| Digest::parse(&format!("sha256:{n}")).ok())
-            {
-                out.push(d);
-            }
-        }
-        Ok(out)
+        Digest::list_dir(&self.dir)
     }
 
     /// Removes a blob; returns its size.

@@ -70,6 +70,22 @@ impl Digest {
     }
 
     /// The hex part, used as a file name.
+    /// The sha256 digests named by the entries of `dir` (entries whose name
+    /// is not a digest, such as temp files, are skipped).
+    pub(crate) fn list_dir(dir: &std::path::Path) -> std::io::Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            if let Some(d) = name
+                .to_str()
+                .and_then(|n| Digest::parse(&format!("sha256:{n}")).ok())
+            {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn hex(&self) -> &str {
         &self.0["sha256:".len()..]
     }
