@@ -91,6 +91,8 @@ pub struct DaemonConfig {
     pub runner: Option<PathBuf>,
     /// Remove images and layers no manifest uses after manifests change.
     pub auto_prune: bool,
+    /// The bridge that `network: bridge` containers join.
+    pub network: NetworkConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +125,9 @@ impl DaemonConfig {
         if self.backoff.initial.0.is_zero() || self.backoff.max.0 < self.backoff.initial.0 {
             return invalid("backoff: need 0 < initial <= max".into());
         }
+        if let Err(message) = self.network.validate() {
+            return invalid(message);
+        }
         Ok(())
     }
 }
@@ -140,6 +145,74 @@ impl Default for DaemonConfig {
             platform: None,
             runner: None,
             auto_prune: true,
+            network: NetworkConfig::default(),
+        }
+    }
+}
+
+/// `network:` in paddockd.yaml: paddock's bridge.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Name of the bridge (at most 15 bytes, the kernel's limit).
+    pub bridge: String,
+    /// Container addresses come from here; the first address is the
+    /// bridge's own and the containers' gateway.
+    pub subnet: ipnet::Ipv4Net,
+    /// MTU of the bridge and the containers' interfaces; default: the
+    /// kernel's (1500).
+    pub mtu: Option<u32>,
+}
+
+impl NetworkConfig {
+    /// The bridge's address: the subnet's first host address.
+    pub fn gateway(&self) -> std::net::Ipv4Addr {
+        let base = u32::from(self.subnet.network());
+        std::net::Ipv4Addr::from(base.saturating_add(1))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.bridge.is_empty()
+            && self.bridge.len() <= 15
+            && self
+                .bridge
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !name_ok {
+            return Err(format!(
+                "network.bridge {:?}: expected 1 to 15 letters, digits, '-', '_' or '.'",
+                self.bridge
+            ));
+        }
+        if self.subnet.prefix_len() > 29 {
+            return Err(format!(
+                "network.subnet {}: expected a prefix of /29 or shorter (room for the gateway and containers)",
+                self.subnet
+            ));
+        }
+        if self.subnet.network() != self.subnet.addr() {
+            return Err(format!(
+                "network.subnet {}: expected a network address, such as {}",
+                self.subnet,
+                self.subnet.trunc()
+            ));
+        }
+        if let Some(mtu) = self.mtu {
+            if !(576..=65535).contains(&mtu) {
+                return Err(format!("network.mtu {mtu}: expected 576 to 65535"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            bridge: "paddock0".to_string(),
+            subnet: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 88, 0, 0), 16)
+                .unwrap_or_default(),
+            mtu: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - [`host`]: the clock wait, `/var` on /perm, the `/etc` files containers see;
 //! - [`manifest`]: the YAML manifests users write, parsed and validated;
 //! - [`store`]: the content-addressed image store (pull, verify, unpack, build);
+//! - [`network`]: the bridge, namespaces, veths and published ports;
 //! - [`spec`]: the OCI runtime spec built from image config + manifest;
 //! - [`supervisor`]: starting, monitoring and restarting containers;
 //! - [`api`]: the local HTTP/JSON API on a unix socket.
@@ -13,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod host;
 pub mod manifest;
+pub mod network;
 pub mod paths;
 pub mod spec;
 pub mod store;

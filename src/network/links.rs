@@ -1,0 +1,270 @@
+//! Links, addresses and routes through rtnetlink: the bridge, each
+//! container's veth pair (host end on the bridge, `eth0` in the container's
+//! namespace), and the container side's address and default route.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+use super::netns::{self, NetnsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{action}: {source}")]
+    Netlink {
+        action: String,
+        source: rtnetlink::Error,
+    },
+    #[error("opening a netlink socket: {0}")]
+    Socket(std::io::Error),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+}
+
+fn nl(action: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> LinkError {
+    let action = action.into();
+    move |source| LinkError::Netlink { action, source }
+}
+
+/// The errno of a netlink error reply, if that is what `e` is.
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.code.map(|c| -c.get()),
+        _ => None,
+    }
+}
+
+/// A route-netlink connection in paddockd's own namespace.
+pub fn connect() -> Result<Handle, LinkError> {
+    let (connection, handle, _) = rtnetlink::new_connection().map_err(LinkError::Socket)?;
+    tokio::spawn(connection);
+    Ok(handle)
+}
+
+/// A route-netlink connection inside the namespace pinned at `path`.
+pub fn connect_in(path: &Path) -> Result<Handle, LinkError> {
+    let runtime = tokio::runtime::Handle::current();
+    let (connection, handle, _) = netns::run_in(path, move || {
+        // The socket registers with tokio's reactor as it is made.
+        let _guard = runtime.enter();
+        rtnetlink::new_connection()
+    })?;
+    tokio::spawn(connection);
+    Ok(handle)
+}
+
+/// The link called `name`, if there is one.
+pub async fn find(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, LinkError> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(link) => Ok(link),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(nl(format!("looking up link {name}"))(e)),
+    }
+}
+
+/// Names of every link whose name starts with `prefix`.
+pub async fn names_starting_with(handle: &Handle, prefix: &str) -> Result<Vec<String>, LinkError> {
+    let links: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(nl("listing links"))?;
+    Ok(links
+        .iter()
+        .filter_map(name_of)
+        .filter(|n| n.starts_with(prefix))
+        .collect())
+}
+
+fn name_of(link: &LinkMessage) -> Option<String> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+fn controller_of(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(i) => Some(*i),
+        _ => None,
+    })
+}
+
+/// Deletes the link called `name`; a missing one is not an error.
+pub async fn delete(handle: &Handle, name: &str) -> Result<(), LinkError> {
+    if let Some(link) = find(handle, name).await? {
+        match handle.link().del(link.header.index).execute().await {
+            Ok(()) => {}
+            Err(e) if errno(&e) == Some(libc::ENODEV) => {}
+            Err(e) => return Err(nl(format!("deleting link {name}"))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Adds `address/prefix` to link `index` unless it is there already.
+async fn ensure_address(
+    handle: &Handle,
+    index: u32,
+    address: Ipv4Addr,
+    prefix: u8,
+    what: &str,
+) -> Result<(), LinkError> {
+    match handle
+        .address()
+        .add(index, IpAddr::V4(address), prefix)
+        .execute()
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(nl(format!("adding {address}/{prefix} to {what}"))(e)),
+    }
+}
+
+/// Creates the bridge if missing, gives it the gateway address and brings it
+/// up; returns its index.
+pub async fn ensure_bridge(
+    handle: &Handle,
+    name: &str,
+    gateway: Ipv4Addr,
+    prefix: u8,
+    mtu: Option<u32>,
+) -> Result<u32, LinkError> {
+    if find(handle, name).await?.is_none() {
+        let mut bridge = LinkBridge::new(name);
+        if let Some(mtu) = mtu {
+            bridge = bridge.mtu(mtu);
+        }
+        match handle.link().add(bridge.build()).execute().await {
+            Ok(()) => {}
+            Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => return Err(nl(format!("creating bridge {name}"))(e)),
+        }
+        tracing::info!(bridge = name, "created the bridge");
+    }
+    let index = find(handle, name)
+        .await?
+        .map(|l| l.header.index)
+        .ok_or_else(|| {
+            LinkError::Socket(std::io::Error::other(format!("bridge {name} vanished")))
+        })?;
+    ensure_address(handle, index, gateway, prefix, name).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(nl(format!("bringing {name} up")))?;
+    Ok(index)
+}
+
+/// What a container's end of the veth pair gets.
+pub struct VethPlan<'a> {
+    /// The host end's name.
+    pub host_name: &'a str,
+    pub bridge_index: u32,
+    pub mtu: Option<u32>,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+}
+
+/// The interface name inside the container.
+const CONTAINER_IF: &str = "eth0";
+
+/// Makes sure the container's namespace has `eth0` with its address and a
+/// default route, joined by a veth to the bridge. An intact pair is left as
+/// it is; half of one (after a crash) is replaced.
+pub async fn ensure_veth(
+    host: &Handle,
+    inside: &Handle,
+    netns_fd: &OwnedFd,
+    plan: &VethPlan<'_>,
+) -> Result<(), LinkError> {
+    let host_end = find(host, plan.host_name).await?;
+    let container_end = find(inside, CONTAINER_IF).await?;
+    let intact = host_end
+        .as_ref()
+        .is_some_and(|l| controller_of(l) == Some(plan.bridge_index))
+        && container_end.is_some();
+    if !intact {
+        delete(host, plan.host_name).await?;
+        delete(inside, CONTAINER_IF).await?;
+        let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(CONTAINER_IF.to_string())
+            .setns_by_fd(netns_fd.as_raw_fd());
+        let mut veth = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(plan.host_name.to_string())
+            .controller(plan.bridge_index);
+        if let Some(mtu) = plan.mtu {
+            peer = peer.mtu(mtu);
+            veth = veth.mtu(mtu);
+        }
+        let veth = veth
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .up()
+            .build();
+        host.link()
+            .add(veth)
+            .execute()
+            .await
+            .map_err(nl(format!("creating veth {}", plan.host_name)))?;
+    }
+    let index = find(inside, CONTAINER_IF)
+        .await?
+        .map(|l| l.header.index)
+        .ok_or_else(|| {
+            LinkError::Socket(std::io::Error::other(
+                "eth0 vanished from the container's namespace",
+            ))
+        })?;
+    ensure_address(inside, index, plan.address, plan.prefix, CONTAINER_IF).await?;
+    inside
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(nl("bringing eth0 up"))?;
+    if let Some(host_end) = find(host, plan.host_name).await? {
+        host.link()
+            .set(
+                LinkUnspec::new_with_index(host_end.header.index)
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(nl(format!("bringing {} up", plan.host_name)))?;
+    }
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(plan.gateway)
+        .build();
+    match inside.route().add(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(nl(format!("adding the default route via {}", plan.gateway))(e)),
+    }
+}
+
+/// Brings loopback up (a new namespace starts with it down).
+pub async fn loopback_up(inside: &Handle) -> Result<(), LinkError> {
+    let lo = find(inside, "lo")
+        .await?
+        .ok_or_else(|| LinkError::Socket(std::io::Error::other("no loopback interface")))?;
+    inside
+        .link()
+        .set(LinkUnspec::new_with_index(lo.header.index).up().build())
+        .execute()
+        .await
+        .map_err(nl("bringing lo up"))
+}
