@@ -179,6 +179,15 @@ pub struct VethPlan<'a> {
     pub gateway: Ipv4Addr,
 }
 
+/// The container's MAC address, derived from its IP address (as docker
+/// does): a restarted container gets a new veth but the same MAC, so the
+/// host's neighbour entry for it stays right and traffic resumes at once.
+pub fn mac_for(address: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = address.octets();
+    // Locally administered, unicast.
+    [0x02, 0x50, a, b, c, d]
+}
+
 /// The interface name inside the container.
 const CONTAINER_IF: &str = "eth0";
 
@@ -202,6 +211,7 @@ pub async fn ensure_veth(
         delete(inside, CONTAINER_IF).await?;
         let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(CONTAINER_IF.to_string())
+            .address(mac_for(plan.address).to_vec())
             .setns_by_fd(netns_fd.as_raw_fd());
         let mut veth = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
             .name(plan.host_name.to_string())

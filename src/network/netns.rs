@@ -11,9 +11,6 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 
-/// `NSFS_MAGIC`: the filesystem type of a namespace file.
-const NSFS_MAGIC: i64 = 0x6e73_6673;
-
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
     #[error("{action} {path}: {source}")]
@@ -41,7 +38,8 @@ fn errno(e: nix::Error) -> std::io::Error {
 
 /// Whether `path` is a pinned namespace.
 pub fn is_pinned(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
 
 /// Makes `dir` a shared mount point (as `ip netns` does for /run/netns), so a

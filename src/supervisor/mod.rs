@@ -17,8 +17,9 @@ use tokio::sync::{watch, Mutex as AsyncMutex};
 
 use crate::config::DaemonConfig;
 use crate::host::clock::ClockGate;
-use crate::host::etc_files::{self, EtcFiles};
-use crate::manifest::{self, Manifest};
+use crate::host::etc_files::EtcFiles;
+use crate::manifest::{self, Manifest, NetworkMode};
+use crate::network::Network;
 use crate::paths::Paths;
 use crate::store::{ImageRecord, PullOptions, Store};
 use container::ContainerHandle;
@@ -36,7 +37,10 @@ pub struct Shared {
     pub pull_options: PullOptions,
     /// `true` once the clock is trusted.
     pub clock: watch::Receiver<bool>,
+    pub network: Network,
     statuses: Mutex<BTreeMap<String, watch::Receiver<ContainerStatus>>>,
+    /// Every declared container's `network:`, for `container:NAME`.
+    network_modes: Mutex<BTreeMap<String, NetworkMode>>,
 }
 
 impl Shared {
@@ -44,6 +48,48 @@ impl Shared {
     pub fn status_of(&self, name: &str) -> Option<ContainerStatus> {
         let statuses = self.statuses.lock().ok()?;
         statuses.get(name).map(|rx| rx.borrow().clone())
+    }
+
+    /// The namespace `network: container:NAME` joins: `None` for the host's
+    /// (NAME uses the host network), else NAME's pinned namespace, following
+    /// NAME's own `container:` if it has one.
+    pub fn shared_namespace_of(&self, name: &str) -> Result<Option<std::path::PathBuf>, String> {
+        let modes = self
+            .network_modes
+            .lock()
+            .map_err(|_| "internal error: lock poisoned".to_string())?;
+        let mut target = name.to_string();
+        for _ in 0..8 {
+            match modes.get(&target) {
+                None => return Err(format!("container {target} is not declared")),
+                Some(NetworkMode::Host) => return Ok(None),
+                Some(NetworkMode::Container(next)) => target = next.clone(),
+                Some(NetworkMode::None | NetworkMode::Bridge) => {
+                    let path = self.network.netns_path(&target);
+                    return if crate::network::netns::is_pinned(&path) {
+                        Ok(Some(path))
+                    } else {
+                        Err(format!(
+                            "container {target} has no network namespace yet (it is not running)"
+                        ))
+                    };
+                }
+            }
+        }
+        Err(format!("network: container:{name} goes round in a loop"))
+    }
+
+    /// The `network:` of the container whose namespace `name` ends up in.
+    pub fn effective_network_of(&self, name: &str) -> Option<(String, NetworkMode)> {
+        let modes = self.network_modes.lock().ok()?;
+        let mut target = name.to_string();
+        for _ in 0..8 {
+            match modes.get(&target)? {
+                NetworkMode::Container(next) => target = next.clone(),
+                other => return Some((target, other.clone())),
+            }
+        }
+        None
     }
 
     pub async fn pull(&self, reference: &str) -> Result<ImageRecord, String> {
@@ -93,6 +139,7 @@ impl Supervisor {
             });
         }
         let runner = Runner::new(runner::find_runner(config.runner.as_deref()), &paths);
+        let network = Network::new(&paths, config.network.clone());
         let shared = Arc::new(Shared {
             paths,
             config,
@@ -100,7 +147,9 @@ impl Supervisor {
             store,
             pull_options,
             clock: clock_rx,
+            network,
             statuses: Mutex::new(BTreeMap::new()),
+            network_modes: Mutex::new(BTreeMap::new()),
         });
         let supervisor = Arc::new(Self {
             shared,
@@ -158,6 +207,11 @@ impl Supervisor {
             .into_iter()
             .map(|m| (m.name.clone(), m))
             .collect();
+        if let Ok(mut modes) = self.shared.network_modes.lock() {
+            for (name, m) in &wanted {
+                modes.insert(name.clone(), m.network.clone());
+            }
+        }
         // A typo must not destroy a running container, its data or its
         // image: containers whose manifest file now has an error are kept
         // as they are (and so is whatever a previous paddockd left running
@@ -211,6 +265,16 @@ impl Supervisor {
         // Monitors left running by a previous paddockd for containers no
         // manifest declares any more.
         self.remove_orphans(&wanted, &protected).await;
+        let keep: std::collections::BTreeSet<String> = wanted
+            .keys()
+            .chain(protected.iter())
+            .chain(containers.keys())
+            .cloned()
+            .collect();
+        if let Err(e) = self.shared.network.reconcile(&keep).await {
+            tracing::error!(error = %e, "reconciling the network");
+            report.errors.push(format!("network: {e}"));
+        }
 
         // New (and recreated) ones, in dependency order.
         let ordered: Vec<Manifest> =
@@ -279,7 +343,7 @@ impl Supervisor {
                 continue;
             }
             tracing::info!(container = %name, "not declared any more: removing");
-            container::remove_orphan(&self.shared.paths, &name).await;
+            container::remove_orphan(&self.shared, &name).await;
         }
     }
 
@@ -359,12 +423,11 @@ impl Supervisor {
                 let Some(sup) = weak.upgrade() else { return };
                 let containers = sup.containers.lock().await;
                 for (name, handle) in containers.iter() {
-                    let hostname = container::hostname_for(&handle.manifest);
                     let files = EtcFiles::for_container(&sup.shared.paths, name);
                     if !files.hosts.exists() {
                         continue;
                     }
-                    let content = etc_files::host_content(&sup.shared.paths, &hostname);
+                    let content = container::etc_content(&sup.shared, &handle.manifest).await;
                     match files.write(&content) {
                         Ok(true) => tracing::info!(container = %name, "updated /etc files"),
                         Ok(false) => {}

@@ -52,6 +52,12 @@ pub struct ContainerStatus {
     pub health: Option<Health>,
     /// The manifest file this container comes from.
     pub manifest: String,
+    /// Its address on paddock's bridge.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Published ports in effect, as `HOST_IP:HOST_PORT->PORT/PROTO`.
+    #[serde(default)]
+    pub ports: Vec<String>,
 }
 
 impl ContainerStatus {
@@ -69,6 +75,8 @@ impl ContainerStatus {
             last_error: None,
             health: None,
             manifest: manifest.to_string(),
+            address: None,
+            ports: Vec::new(),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Instance {
     pub dir: tempfile::TempDir,
     pub daemon: Option<Child>,
     log: PathBuf,
+    /// Network namespace paddockd runs in (`None`: the test's own).
+    pub netns: Option<PathBuf>,
 }
 
 impl Instance {
@@ -62,6 +64,7 @@ impl Instance {
             dir,
             daemon: None,
             log,
+            netns: None,
         };
         std::fs::create_dir_all(inst.etc().join("containers")).unwrap();
         let list: Vec<String> = insecure.iter().map(|s| format!("\"{s}\"")).collect();
@@ -107,7 +110,18 @@ impl Instance {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(bin("paddockd"))
+        // nsenter enters only the network namespace and execs paddockd
+        // (same pid), so mounts stay visible to the test.
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display()))
+                    .arg(bin("paddockd"));
+                c
+            }
+            None => Command::new(bin("paddockd")),
+        };
+        let child = command
             .arg("--root")
             .arg(self.root())
             .arg("--log")

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod instance;
+pub mod net;
 pub mod proxy;
 pub mod registry;
 pub mod token;

@@ -11,8 +11,8 @@ pub async fn run(client: &Client, json: bool) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<16} {:<19} {:>7} {:>8} {:>5}  {:<40} ERROR",
-        "NAME", "STATE", "PID", "RESTARTS", "EXIT", "IMAGE"
+        "{:<16} {:<19} {:>7} {:>8} {:>5}  {:<40} {:<15} {:<28} ERROR",
+        "NAME", "STATE", "PID", "RESTARTS", "EXIT", "IMAGE", "ADDRESS", "PORTS"
     );
     for c in list {
         let state = match c.health {
@@ -20,7 +20,7 @@ pub async fn run(client: &Client, json: bool) -> anyhow::Result<i32> {
             None => format!("{:?}", c.state).to_lowercase(),
         };
         println!(
-            "{:<16} {:<19} {:>7} {:>8} {:>5}  {:<40} {}",
+            "{:<16} {:<19} {:>7} {:>8} {:>5}  {:<40} {:<15} {:<28} {}",
             c.name,
             state,
             c.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
@@ -29,6 +29,12 @@ pub async fn run(client: &Client, json: bool) -> anyhow::Result<i32> {
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "-".into()),
             c.image,
+            c.address.as_deref().unwrap_or("-"),
+            if c.ports.is_empty() {
+                "-".to_string()
+            } else {
+                c.ports.join(", ")
+            },
             c.last_error.unwrap_or_default()
         );
     }

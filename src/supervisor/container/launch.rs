@@ -58,6 +58,12 @@ impl ContainerTask {
             return None;
         }
         tracing::info!(container = %self.name(), pid = ?status.pid, "re-adopted running container");
+        // Its namespace is still there; ports, veth and rules are checked
+        // and put back (a paddockd that was SIGKILLed held its ports).
+        if let Err(error) = self.network_namespace().await {
+            tracing::error!(container = %self.name(), %error, "restoring the network of a re-adopted container");
+            self.update(|s| s.last_error = Some(error));
+        }
         let digest = self.stored_image_digest();
         self.mark_running(&status);
         self.update(|s| s.image_digest = digest);

@@ -104,7 +104,7 @@ impl ContainerTask {
                             };
                             let ran_for = running.started.elapsed();
                             running.finish().await;
-                            self.on_exit(&exit, ran_for)
+                            self.on_exit(&exit, ran_for).await
                         }
                         Err(None) => {
                             running.finish().await;
@@ -235,7 +235,7 @@ impl ContainerTask {
         });
     }
 
-    fn on_exit(&mut self, exit: &MonitorStatus, ran_for: Duration) -> Phase {
+    async fn on_exit(&mut self, exit: &MonitorStatus, ran_for: Duration) -> Phase {
         tracing::info!(container = %self.name(), code = ?exit.exit_code, "exited");
         if self.restarts_after(exit) {
             if matches!(self.manifest.restart, RestartPolicy::OnFailure { .. }) {
@@ -246,6 +246,7 @@ impl ContainerTask {
             Phase::Backoff(delay)
         } else {
             self.unmount_rootfs();
+            self.detach_network().await;
             self.record_exit(exit, State::Exited);
             Phase::Idle
         }
@@ -296,12 +297,14 @@ impl ContainerTask {
             Command::Stop(reply) => {
                 self.set_marker(self.stopped_marker(), true);
                 self.unmount_rootfs();
+                self.detach_network().await;
                 self.update(|s| s.state = State::Stopped);
                 let _ = reply.send(());
                 Next::Phase(Phase::Idle)
             }
             Command::Shutdown(reply) => {
                 self.unmount_rootfs();
+                self.detach_network().await;
                 let _ = reply.send(());
                 Next::Exit
             }

@@ -11,7 +11,7 @@ mod lifecycle;
 mod prepare;
 mod stop;
 
-pub use prepare::hostname_for;
+pub use prepare::{etc_content, hostname_for};
 pub use stop::remove_orphan;
 
 use std::sync::Arc;

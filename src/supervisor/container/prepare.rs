@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::ContainerTask;
-use crate::host::etc_files::{self, EtcFiles};
+use crate::host::etc_files::{self, EtcContent, EtcFiles};
 use crate::host::mountinfo;
 use crate::manifest::{Manifest, NetworkMode, PullPolicy};
+use crate::network::names;
 use crate::spec::{self, SpecInput};
 use crate::store::ImageRecord;
 use crate::supervisor::status::State;
+use crate::supervisor::Shared;
 use crate::util::{replace_file, write_atomic};
 
 /// What a container's writable layer was made from. When either changes, the
@@ -30,6 +32,27 @@ pub fn hostname_for(manifest: &Manifest) -> String {
         (None, NetworkMode::Host) => etc_files::host_hostname(),
         (None, _) => manifest.name.clone(),
     }
+}
+
+/// The /etc files a container sees. On the bridge: its peers by name in
+/// /etc/hosts, and the host's resolvers with a loopback one translated (see
+/// [`crate::network::names`]); otherwise the host's files.
+pub async fn etc_content(shared: &Shared, manifest: &Manifest) -> EtcContent {
+    let hostname = hostname_for(manifest);
+    let mut content = etc_files::host_content(&shared.paths, &hostname);
+    let Some((owner, NetworkMode::Bridge)) = shared.effective_network_of(&manifest.name) else {
+        return content;
+    };
+    let network = &shared.network;
+    let gateway = network.config().gateway();
+    let (resolv_conf, upstream) = names::translate_resolv_conf(&content.resolv_conf, gateway);
+    if let Err(error) = network.set_dns_upstream(upstream).await {
+        tracing::warn!(%error, "forwarding DNS to the host's resolver");
+    }
+    content.resolv_conf = resolv_conf;
+    let address = network.address_of(&owner).await;
+    content.hosts = names::hosts_file((&hostname, address), &network.peers().await);
+    content
 }
 
 impl ContainerTask {
@@ -62,14 +85,6 @@ impl ContainerTask {
 
     /// Everything up to spawning the monitor; returns the image digest.
     pub(super) async fn prepare(&self) -> Result<String, String> {
-        match &self.manifest.network {
-            NetworkMode::Host | NetworkMode::None => {}
-            other => {
-                return Err(format!(
-                    "network {other:?} is not supported yet (host and none are)"
-                ))
-            }
-        }
         let image = self.ensure_image().await?;
         let bundle = self.bundle();
         let identity = Identity {
@@ -101,9 +116,10 @@ impl ContainerTask {
             .map_err(|e| format!("mounting the rootfs: {e}"))?;
         }
 
+        let network_namespace = self.network_namespace().await?;
         let hostname = hostname_for(&self.manifest);
         let etc = EtcFiles::for_container(&self.shared.paths, self.name());
-        etc.write(&etc_files::host_content(&self.shared.paths, &hostname))
+        etc.write(&etc_content(&self.shared, &self.manifest).await)
             .map_err(|e| e.to_string())?;
 
         let image_config = self
@@ -113,6 +129,10 @@ impl ContainerTask {
             .map_err(|e| format!("reading the image config: {e}"))?;
         let mut manifest = self.manifest.clone();
         manifest.hostname = Some(hostname);
+        if matches!(manifest.network, NetworkMode::Container(_)) && network_namespace.is_none() {
+            // Joining a container that is on the host's network.
+            manifest.network = NetworkMode::Host;
+        }
         let spec = spec::build_spec(&SpecInput {
             manifest: &manifest,
             image_config: &image_config,
@@ -120,7 +140,7 @@ impl ContainerTask {
             root_prefix: self.shared.paths.root(),
             etc_files: etc.clone(),
             cgroups_path: format!("/paddock/{}", self.name()),
-            network_namespace: None,
+            network_namespace,
         })
         .map_err(|e| format!("building the runtime spec: {e}"))?;
         let json = serde_json::to_vec_pretty(&spec).map_err(|e| e.to_string())?;
@@ -128,6 +148,41 @@ impl ContainerTask {
         // Derived from the manifest and image, rewritten before every start.
         replace_file(&config, &json).map_err(|e| format!("writing {}: {e}", config.display()))?;
         Ok(image.manifest_digest.to_string())
+    }
+
+    /// The network namespace to run in (`None`: the host's), set up first.
+    pub(super) async fn network_namespace(&self) -> Result<Option<PathBuf>, String> {
+        match &self.manifest.network {
+            NetworkMode::Host => Ok(None),
+            NetworkMode::Container(other) => self.shared.shared_namespace_of(other),
+            mode @ (NetworkMode::None | NetworkMode::Bridge) => {
+                let attachment = self
+                    .shared
+                    .network
+                    .attach(self.name(), mode, &self.manifest.ports)
+                    .await
+                    .map_err(|e| format!("network: {e}"))?;
+                self.update(|s| {
+                    s.address = attachment.address.map(|a| a.to_string());
+                    s.ports = attachment.ports.iter().map(ToString::to_string).collect();
+                });
+                Ok(Some(attachment.netns))
+            }
+        }
+    }
+
+    /// Takes the container off the network once it no longer runs.
+    pub(super) async fn detach_network(&self) {
+        if !matches!(
+            self.manifest.network,
+            NetworkMode::None | NetworkMode::Bridge
+        ) {
+            return;
+        }
+        if let Err(error) = self.shared.network.detach(self.name()).await {
+            tracing::warn!(container = %self.name(), %error, "taking the container off the network");
+        }
+        self.update(|s| s.ports.clear());
     }
 
     /// The image, pulled or not as the pull policy says.

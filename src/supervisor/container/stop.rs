@@ -9,6 +9,7 @@ use crate::host::mountinfo;
 use crate::paths::Paths;
 use crate::supervisor::monitor_client::MonitorClient;
 use crate::supervisor::status::State;
+use crate::supervisor::Shared;
 
 /// How long to wait for a SIGKILLed container before giving up on it.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -41,18 +42,23 @@ impl ContainerTask {
             }
         }
         self.unmount_rootfs();
+        self.detach_network().await;
     }
 
     /// Stops the container and deletes everything it left.
     pub(super) async fn remove(&self) {
         self.stop().await;
+        if let Err(error) = self.shared.network.release(self.name()).await {
+            tracing::warn!(container = %self.name(), %error, "releasing the container's network");
+        }
         remove_state_in_background(&self.shared.paths, self.name()).await;
     }
 }
 
 /// Stops and deletes a container that no manifest declares any more (found
 /// running after paddockd restarted): SIGTERM, 10 s, SIGKILL.
-pub async fn remove_orphan(paths: &Paths, name: &str) {
+pub async fn remove_orphan(shared: &Shared, name: &str) {
+    let paths = &shared.paths;
     let monitor = MonitorClient::new(paths.monitor_dir(name));
     if monitor.status().await.is_ok_and(|s| s.is_running()) {
         let _ = monitor.kill(libc::SIGTERM).await;
@@ -67,6 +73,9 @@ pub async fn remove_orphan(paths: &Paths, name: &str) {
     let rootfs = paths.container_dir(name).join("rootfs");
     if mountinfo::is_mount_point(&rootfs).unwrap_or(false) {
         let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+    }
+    if let Err(error) = shared.network.release(name).await {
+        tracing::warn!(container = %name, %error, "releasing the container's network");
     }
     remove_state_in_background(paths, name).await;
 }
