@@ -143,4 +143,65 @@ mod tests {
             "beyond the table"
         );
     }
+
+    /// A staged /sys/class/block (links into a device tree, as in sysfs)
+    /// and /dev with the disk as a plain file.
+    #[test]
+    fn finds_partitions_by_guid_and_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (sys, dev) = (tmp.path().join("sys"), tmp.path().join("dev"));
+        let disk_dir = sys.join("devices/pci0000:00/virtio1/block/vda");
+        std::fs::create_dir_all(disk_dir.join("queue")).unwrap();
+        std::fs::write(disk_dir.join("queue/logical_block_size"), "512\n").unwrap();
+        std::fs::create_dir_all(sys.join("class/block")).unwrap();
+        std::fs::create_dir_all(&dev).unwrap();
+        for (n, name) in [(1, "root-a"), (2, "perm")] {
+            let part = disk_dir.join(format!("vda{n}"));
+            std::fs::create_dir_all(&part).unwrap();
+            std::fs::write(part.join("partition"), format!("{n}\n")).unwrap();
+            std::fs::write(
+                part.join("uevent"),
+                format!("MAJOR=254\nPARTN={n}\nDEVNAME=vda{n}\nPARTNAME={name}\n"),
+            )
+            .unwrap();
+            std::os::unix::fs::symlink(&part, sys.join(format!("class/block/vda{n}"))).unwrap();
+        }
+        std::os::unix::fs::symlink(&disk_dir, sys.join("class/block/vda")).unwrap();
+        let mut img = vec![0u8; 512 * 40];
+        img[512..520].copy_from_slice(b"EFI PART");
+        img[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
+        img[512 + 80..512 + 84].copy_from_slice(&128u32.to_le_bytes());
+        img[512 + 84..512 + 88].copy_from_slice(&128u32.to_le_bytes());
+        for (i, fill) in [(0usize, 0x11u8), (1, 0x22)] {
+            let at = 1024 + i * 128 + 16;
+            img[at..at + 16].copy_from_slice(&[fill; 16]);
+        }
+        std::fs::write(dev.join("vda"), img).unwrap();
+
+        let class = sys.join("class/block");
+        assert_eq!(
+            find_by_partuuid(&class, &dev, "22222222-2222-2222-2222-222222222222"),
+            Some(dev.join("vda2"))
+        );
+        assert_eq!(
+            find_by_partuuid(
+                &class,
+                &dev,
+                "11111111-1111-1111-1111-111111111111"
+                    .to_uppercase()
+                    .as_str()
+            ),
+            Some(dev.join("vda1")),
+            "case does not matter"
+        );
+        assert_eq!(
+            find_by_partuuid(&class, &dev, "33333333-3333-3333-3333-333333333333"),
+            None
+        );
+        assert_eq!(
+            find_by_partname(&class, &dev, "perm"),
+            Some(dev.join("vda2"))
+        );
+        assert_eq!(find_by_partname(&class, &dev, "nope"), None);
+    }
 }
