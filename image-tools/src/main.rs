@@ -3,10 +3,12 @@
 //! On the device it talks to paddockd over `/run/paddock/paddockd.sock` (ps,
 //! logs, exec, start/stop/restart, images, apply). Anywhere it checks
 //! manifests (`validate`) and builds OCI images from directories
-//! (`image build`).
+//! (`image build`). On a workstation it makes appliance images: `new`,
+//! `add`, `edit` an instance, `build` a disk image, `write` it to a disk.
 
 mod client;
 mod commands;
+mod instance;
 mod terminal;
 
 use std::path::PathBuf;
@@ -85,6 +87,36 @@ enum Command {
     Rmi { reference: String },
     /// Remove images, layers and blobs no container uses.
     Prune,
+    /// Create an instance directory (config.yaml + containers/).
+    New {
+        name: String,
+        /// Where (default: ~/paddock/NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Add a Rust program (cargo package dir, or crate[@version]) or a container manifest (.yaml).
+    Add {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+        /// The program's name under /user/ (default: its binary's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Start the program only once the clock is synchronised.
+        #[arg(long)]
+        wait_for_clock: bool,
+        /// Install the program but do not start it at boot.
+        #[arg(long)]
+        dont_start: bool,
+        target: String,
+        /// Command-line flags for the program.
+        #[arg(last = true)]
+        flags: Vec<String>,
+    },
+    /// Edit the instance's config.yaml in $EDITOR (kept only when valid).
+    Edit {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+    },
     /// OCI image tools.
     Image {
         #[command(subcommand)]
@@ -136,6 +168,23 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Images { json } => images::list(&client, json).await,
         Command::Rmi { reference } => images::remove(&client, &reference).await,
         Command::Prune => images::prune(&client).await,
+        Command::New { name, dir } => new::run(&name, dir.as_deref()),
+        Command::Add {
+            instance,
+            name,
+            wait_for_clock,
+            dont_start,
+            target,
+            flags,
+        } => add::run(add::AddArgs {
+            instance: instance.as_deref(),
+            target: &target,
+            name: name.as_deref(),
+            flags,
+            wait_for_clock,
+            dont_start,
+        }),
+        Command::Edit { instance } => edit::run(instance.as_deref()),
         Command::Image { command } => image_build::run(&paths, command).await,
     }
 }
