@@ -6,6 +6,7 @@
 //! (`image build`). On a workstation it makes appliance images: `new`,
 //! `add`, `edit` an instance, `build` a disk image, `write` it to a disk.
 
+mod build;
 mod client;
 mod commands;
 mod instance;
@@ -117,6 +118,38 @@ enum Command {
         #[arg(long)]
         instance: Option<PathBuf>,
     },
+    /// Build the instance's disk image (GPT: ESP, root A/B, perm).
+    Build {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+        /// Output file (default: HOSTNAME.img).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Prebuilt static system binaries (paddock-init, paddockd, …); env PADDOCK_BIN_DIR.
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// The paddock source tree to build them from (default: the one paddock was built from).
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// SOURCE_DATE_EPOCH for every time stamp in the image.
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Do not list the files.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write an image to a disk or file (like gok overwrite --full); /perm fills the rest.
+    Write {
+        /// The image from `paddock build`.
+        #[arg(long, short)]
+        image: PathBuf,
+        /// The device or file to overwrite.
+        #[arg(long)]
+        full: PathBuf,
+        /// Size of the target file (e.g. 4GiB); devices use their size.
+        #[arg(long)]
+        target_size: Option<instance::size::ByteSize>,
+    },
     /// OCI image tools.
     Image {
         #[command(subcommand)]
@@ -185,6 +218,29 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             dont_start,
         }),
         Command::Edit { instance } => edit::run(instance.as_deref()),
+        Command::Build {
+            instance,
+            output,
+            bin_dir,
+            workspace,
+            epoch,
+            quiet,
+        } => {
+            commands::build::run(commands::build::BuildArgs {
+                instance,
+                output,
+                bin_dir,
+                workspace,
+                epoch,
+                quiet,
+            })
+            .await
+        }
+        Command::Write {
+            image,
+            full,
+            target_size,
+        } => write::run(&image, &full, target_size.map(|s| s.0)),
         Command::Image { command } => image_build::run(&paths, command).await,
     }
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod add;
+pub mod build;
 pub mod control;
 pub mod edit;
 pub mod exec;
@@ -11,3 +12,4 @@ pub mod logs;
 pub mod new;
 pub mod ps;
 pub mod validate;
+pub mod write;

@@ -32,10 +32,6 @@ impl ByteSize {
             .map(ByteSize)
             .ok_or_else(|| format!("size {s:?} is too large"))
     }
-
-    pub fn mib(&self) -> f64 {
-        self.0 as f64 / (1u64 << 20) as f64
-    }
 }
 
 impl fmt::Display for ByteSize {
