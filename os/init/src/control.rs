@@ -1,0 +1,138 @@
+//! The control socket protocol (`/run/paddock/init.sock`): one JSON object
+//! per line in each direction, any number of requests per connection.
+//! Documented in os/README.md; the web UI (issue #5) speaks it too.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// All services with their state.
+    List,
+    Start {
+        name: String,
+    },
+    /// SIGTERM to the service's process group, SIGKILL after the grace period.
+    Stop {
+        name: String,
+    },
+    Restart {
+        name: String,
+    },
+    /// The newest `lines` lines (default: all kept) of the service's output.
+    Logs {
+        name: String,
+        #[serde(default)]
+        lines: Option<usize>,
+    },
+    Reboot,
+    Poweroff,
+}
+
+/// A service as `list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    /// `running`, `stopped`, `stopping`, `backoff`, `waiting_for_clock`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// Starts after the first one.
+    pub restarts: u32,
+    /// How the last run ended, e.g. `exit status 1`, `signal SIGKILL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<String>,
+    pub wait_for_clock: bool,
+    pub dont_start: bool,
+}
+
+/// Every reply: `ok`, and on failure `error`; the other fields belong to
+/// the request that asked for them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<ServiceStatus>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<String>>,
+}
+
+impl Response {
+    pub fn ok() -> Self {
+        Self {
+            ok: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            error: Some(message.into()),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("connect {path}: {source}")]
+    Connect {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("control socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("control socket: bad reply: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("control socket closed without a reply")]
+    Closed,
+}
+
+/// Sends one request and reads its reply.
+pub fn request(socket: &Path, req: &Request) -> Result<Response, ControlError> {
+    let stream = UnixStream::connect(socket).map_err(|source| ControlError::Connect {
+        path: socket.to_path_buf(),
+        source,
+    })?;
+    let mut line = serde_json::to_string(req)?;
+    line.push('\n');
+    (&stream).write_all(line.as_bytes())?;
+    let mut reply = String::new();
+    if BufReader::new(&stream).read_line(&mut reply)? == 0 {
+        return Err(ControlError::Closed);
+    }
+    Ok(serde_json::from_str(&reply)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format() {
+        assert_eq!(
+            serde_json::to_string(&Request::List).unwrap(),
+            r#"{"op":"list"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"logs","name":"dhcp","lines":10}"#).unwrap(),
+            Request::Logs {
+                name: "dhcp".into(),
+                lines: Some(10)
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&Response::error("x")).unwrap(),
+            r#"{"ok":false,"error":"x"}"#
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! paddock-init, the library half: what other parts of paddock share with
+//! init.
+//!
+//! - [`config::SystemConfig`]: `/etc/paddock/system.json`, written by
+//!   `paddock build` and read by init at boot.
+//! - [`control`]: the control socket protocol and a client.
+//! - [`supervisor::run`]: service supervision (restart with backoff,
+//!   wait_for_clock, dont_start, logs, reaping, stop with grace), usable as
+//!   PID 1 or as an ordinary process for tests.
+//!
+//! The boot stages (initramfs, real root) live in the binary.
+
+pub mod config;
+pub mod control;
+pub mod logbuf;
+pub mod supervisor;

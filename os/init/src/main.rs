@@ -1,0 +1,174 @@
+//! paddock-init: PID 1 of a paddock device, and its control client.
+//!
+//! As PID 1 (no arguments are parsed: the kernel passes leftovers of its
+//! command line) it runs stage 1 in the initramfs (`/init` exists and
+//! `/etc/paddock/system.json` does not) or stage 2 on the real root.
+//! Otherwise:
+//!   paddock-init --no-pid1 --root DIR [--grace-ms N …]   supervise DIR/etc/paddock/system.json
+//!   paddock-init ctl [--socket PATH] list|start|stop|restart|logs|reboot|poweroff
+//! See os/README.md.
+
+mod gpt;
+mod mounts;
+mod net;
+mod stage1;
+mod stage2;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Parser, Subcommand};
+
+use paddock_init::config::SystemConfig;
+use paddock_init::control::{self, Request};
+use paddock_init::supervisor::{self, Options};
+
+#[derive(Parser)]
+#[command(
+    name = "paddock-init",
+    about = "paddock's PID 1 (and its control client)"
+)]
+struct Args {
+    /// Supervise without being PID 1 (tests, development): no mounts, no reboot.
+    #[arg(long)]
+    no_pid1: bool,
+    /// Root prefix: config from ROOT/etc/paddock/system.json, socket and
+    /// clock marker in ROOT/run/paddock.
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+    /// Between SIGTERM and SIGKILL when stopping a service.
+    #[arg(long, default_value_t = 10_000)]
+    grace_ms: u64,
+    /// First restart delay (doubles per quick crash).
+    #[arg(long, default_value_t = 1_000)]
+    backoff_ms: u64,
+    #[arg(long, default_value_t = 60_000)]
+    backoff_max_ms: u64,
+    /// A run this long resets the backoff.
+    #[arg(long, default_value_t = 30_000)]
+    healthy_ms: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Talk to a running init over its control socket.
+    Ctl {
+        #[arg(long, default_value = "/run/paddock/init.sock")]
+        socket: PathBuf,
+        #[command(subcommand)]
+        op: Op,
+    },
+}
+
+#[derive(Subcommand)]
+enum Op {
+    List,
+    Start {
+        name: String,
+    },
+    Stop {
+        name: String,
+    },
+    Restart {
+        name: String,
+    },
+    Logs {
+        name: String,
+        #[arg(short = 'n')]
+        lines: Option<usize>,
+    },
+    Reboot,
+    Poweroff,
+}
+
+fn main() {
+    init_tracing();
+    if nix::unistd::getpid().as_raw() == 1 {
+        let result =
+            if !Path::new("/etc/paddock/system.json").exists() && Path::new("/init").exists() {
+                stage1::run()
+            } else {
+                stage2::run()
+            };
+        // Both stages end in exec or reboot; an Err is all that comes back.
+        let Err(e) = result;
+        // PID 1 must not exit (the kernel would panic): say why, then reboot.
+        eprintln!("paddock-init: {e:#}");
+        eprintln!("paddock-init: rebooting in 30 seconds");
+        std::thread::sleep(Duration::from_secs(30));
+        nix::unistd::sync();
+        let _ = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    if let Err(e) = cli(Args::parse()) {
+        eprintln!("paddock-init: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PADDOCK_INIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn cli(args: Args) -> anyhow::Result<()> {
+    if let Some(Command::Ctl { socket, op }) = args.command {
+        return ctl(&socket, op);
+    }
+    if !args.no_pid1 {
+        bail!("not PID 1: use --no-pid1 --root DIR to supervise, or `ctl` to talk to init");
+    }
+    let config_path = args.root.join("etc/paddock/system.json");
+    let config = SystemConfig::load(&config_path)?;
+    let mut opts = Options::new(args.root.join("run/paddock"));
+    opts.grace = Duration::from_millis(args.grace_ms);
+    opts.backoff_initial = Duration::from_millis(args.backoff_ms);
+    opts.backoff_max = Duration::from_millis(args.backoff_max_ms);
+    opts.healthy_after = Duration::from_millis(args.healthy_ms);
+    let kind = supervisor::run(&config.services, opts)?;
+    tracing::info!(?kind, "all services stopped (not PID 1: not rebooting)");
+    Ok(())
+}
+
+fn ctl(socket: &Path, op: Op) -> anyhow::Result<()> {
+    let req = match op {
+        Op::List => Request::List,
+        Op::Start { name } => Request::Start { name },
+        Op::Stop { name } => Request::Stop { name },
+        Op::Restart { name } => Request::Restart { name },
+        Op::Logs { name, lines } => Request::Logs { name, lines },
+        Op::Reboot => Request::Reboot,
+        Op::Poweroff => Request::Poweroff,
+    };
+    let resp = control::request(socket, &req)?;
+    if !resp.ok {
+        bail!("{}", resp.error.unwrap_or_else(|| "request failed".into()));
+    }
+    if let Some(services) = resp.services {
+        for s in services {
+            let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+            let last = s.last_exit.unwrap_or_default();
+            println!(
+                "{:<16} {:<18} pid {:<8} restarts {:<4} {last}",
+                s.name, s.state, pid, s.restarts
+            );
+        }
+    }
+    if let Some(s) = resp.service {
+        println!("{}: {}", s.name, s.state);
+    }
+    for line in resp.lines.unwrap_or_default() {
+        println!("{line}");
+    }
+    Ok(())
+}
