@@ -73,7 +73,14 @@ pub fn system(source: Source<'_>, epoch: u64) -> Result<BTreeMap<String, PathBuf
         Source::Workspace(ws) => {
             let mut cmd = static_cargo(epoch);
             cmd.current_dir(ws)
-                .args(["build", "--release", "--locked", "--target", TARGET])
+                .args([
+                    "build",
+                    "--release",
+                    "--locked",
+                    "--workspace",
+                    "--target",
+                    TARGET,
+                ])
                 .arg("--manifest-path")
                 .arg(ws.join("Cargo.toml"));
             for b in SYSTEM {

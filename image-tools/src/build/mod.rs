@@ -114,6 +114,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let registries =
         paddockd::store::RegistriesConfig::parse(&registries_yaml, &instance.config_path)
             .map_err(|e| BuildError::Containers(e.to_string()))?;
+    let system_json = system_config::build(c)?;
     let out_dir = match opts.output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -173,9 +174,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         rootfs::install(path, &root.join("user").join(name))?;
     }
     let etc = root.join("etc/paddock");
-    let system_json = serde_json::to_vec_pretty(&system_config::build(c))
-        .map_err(|e| BuildError::Layout(e.to_string()))?;
-    rootfs::write(&etc.join("system.json"), &system_json)?;
+    rootfs::write(&etc.join("system.json"), system_json.to_json().as_bytes())?;
     rootfs::write(&etc.join("paddockd.yaml"), paddockd_yaml(epoch).as_bytes())?;
     rootfs::write(&etc.join("registries.yaml"), registries_yaml.as_bytes())?;
     for m in &manifests {

@@ -1,73 +1,53 @@
-//! `/etc/paddock/system.json`: paddock-init's configuration, in the shape
-//! OS-CONTRACT.md gives (hostname, http_port, network, ntp servers,
-//! services). TODO: use `paddock_init::config::SystemConfig` once os/init
-//! exports it, so the two sides cannot drift.
+//! `/etc/paddock/system.json`, written with paddock-init's own wire type
+//! (`paddock_init::config::SystemConfig`) so builder and init cannot drift:
+//! the system services in init's order, then the user's programs.
 
-use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 
-use serde::Serialize;
+use paddock_init::config::{Network as InitNetwork, Ntp, Service, SystemConfig};
 
+use super::error::{BuildError, Result};
 use crate::instance::config::{InstanceConfig, Network};
 
-#[derive(Debug, Serialize)]
-pub struct SystemConfig {
-    pub hostname: String,
-    pub http_port: u16,
-    /// Not yet (#5): the update password's hash.
-    pub update_password_hash: Option<String>,
-    pub network: Network,
-    pub ntp_servers: Vec<String>,
-    pub services: Vec<Service>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Service {
-    pub name: String,
-    pub path: String,
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    pub wait_for_clock: bool,
-    pub dont_start: bool,
-}
-
-fn system(name: &str, args: &[&str]) -> Service {
-    Service {
-        name: name.trim_start_matches("paddock-").to_string(),
-        path: format!("/usr/bin/{name}"),
-        args: args.iter().map(|s| s.to_string()).collect(),
-        env: BTreeMap::new(),
-        wait_for_clock: false,
-        dont_start: false,
-    }
-}
-
-pub fn build(c: &InstanceConfig) -> SystemConfig {
-    let mut services = vec![
-        system("paddock-randomd", &[]),
-        system("paddock-dhcp", &[]),
-        system("paddock-ntp", &[]),
-        // paddockd waits for the clock itself (per container).
-        system("paddockd", &[]),
-    ];
-    if matches!(c.network, Network::Static(_)) {
-        services.retain(|s| s.name != "dhcp");
-    }
+pub fn build(c: &InstanceConfig) -> Result<SystemConfig> {
+    let invalid = |m: String| BuildError::Layout(format!("config.yaml: {m}"));
+    let mut s = SystemConfig::new(c.hostname.clone());
+    s.http_port = Some(c.http_port);
+    s.network = match &c.network {
+        Network::Dhcp => InitNetwork::default(),
+        Network::Static(st) => InitNetwork::Static {
+            interface: "eth0".into(),
+            address: st.address.clone(),
+            gateway: st
+                .gateway
+                .as_ref()
+                .map(|g| g.parse::<Ipv4Addr>())
+                .transpose()
+                .map_err(|e| invalid(format!("network.static.gateway: {e}")))?,
+            dns: st
+                .dns
+                .iter()
+                .map(|d| d.parse::<IpAddr>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| invalid(format!("network.static.dns: {e}")))?,
+        },
+    };
+    s.ntp = Ntp {
+        servers: c.ntp_servers.clone(),
+    };
+    let mut services = s.system_services();
     for p in &c.programs {
-        services.push(Service {
-            name: p.name.clone(),
-            path: format!("/user/{}", p.name),
-            args: p.flags.clone(),
-            env: p.env.clone(),
-            wait_for_clock: p.wait_for_clock,
-            dont_start: p.dont_start,
-        });
+        services.push(
+            Service::new(p.name.clone(), format!("/user/{}", p.name))
+                .with_args(p.flags.clone())
+                .with_wait_for_clock(p.wait_for_clock)
+                .with_dont_start(p.dont_start),
+        );
+        if let Some(last) = services.last_mut() {
+            last.env = p.env.clone();
+        }
     }
-    SystemConfig {
-        hostname: c.hostname.clone(),
-        http_port: c.http_port,
-        update_password_hash: None,
-        network: c.network.clone(),
-        ntp_servers: c.ntp_servers.clone(),
-        services,
-    }
+    s.services = services;
+    s.validate().map_err(|e| invalid(e.to_string()))?;
+    Ok(s)
 }

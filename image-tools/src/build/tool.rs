@@ -1,7 +1,7 @@
 //! Running the host tools a build needs (mksquashfs, mkfs.ext4, depmod,
 //! dpkg-deb, apt-get, cargo) with errors that say what to install.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use super::error::{BuildError, Result};

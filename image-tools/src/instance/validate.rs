@@ -80,7 +80,7 @@ pub fn check(c: &InstanceConfig, dir: &Path) -> Result<(), String> {
         if size < min {
             return Err(format!("{what}: at least {}", super::size::ByteSize(min)));
         }
-        if size % (1 << 20) != 0 {
+        if !size.is_multiple_of(1 << 20) {
             return Err(format!("{what}: must be a whole number of MiB"));
         }
     }
