@@ -125,9 +125,7 @@ pub struct Vm {
 
 impl Vm {
     pub fn start(image: &Path, serial: &Path, args: &[&str]) -> Vm {
-        for (tool, package) in [("qemu-system-x86_64", "qemu-system-x86")] {
-            crate::support::instance::require_tool(tool, package);
-        }
+        crate::support::instance::require_tool("qemu-system-x86_64", "qemu-system-x86");
         assert!(
             Path::new("/usr/share/OVMF/OVMF_CODE_4M.fd").is_file(),
             "OVMF is missing: apt-get install ovmf"
