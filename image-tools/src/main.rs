@@ -3,10 +3,13 @@
 //! On the device it talks to paddockd over `/run/paddock/paddockd.sock` (ps,
 //! logs, exec, start/stop/restart, images, apply). Anywhere it checks
 //! manifests (`validate`) and builds OCI images from directories
-//! (`image build`).
+//! (`image build`). On a workstation it makes appliance images: `new`,
+//! `add`, `edit` an instance, `build` a disk image, `write` it to a disk.
 
+mod build;
 mod client;
 mod commands;
+mod instance;
 mod terminal;
 
 use std::path::PathBuf;
@@ -85,6 +88,68 @@ enum Command {
     Rmi { reference: String },
     /// Remove images, layers and blobs no container uses.
     Prune,
+    /// Create an instance directory (config.yaml + containers/).
+    New {
+        name: String,
+        /// Where (default: ~/paddock/NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Add a Rust program (cargo package dir, or crate[@version]) or a container manifest (.yaml).
+    Add {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+        /// The program's name under /user/ (default: its binary's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Start the program only once the clock is synchronised.
+        #[arg(long)]
+        wait_for_clock: bool,
+        /// Install the program but do not start it at boot.
+        #[arg(long)]
+        dont_start: bool,
+        target: String,
+        /// Command-line flags for the program.
+        #[arg(last = true)]
+        flags: Vec<String>,
+    },
+    /// Edit the instance's config.yaml in $EDITOR (kept only when valid).
+    Edit {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+    },
+    /// Build the instance's disk image (GPT: ESP, root A/B, perm).
+    Build {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+        /// Output file (default: HOSTNAME.img).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Prebuilt static system binaries (paddock-init, paddockd, …); env PADDOCK_BIN_DIR.
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// The paddock source tree to build them from (default: the one paddock was built from).
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// SOURCE_DATE_EPOCH for every time stamp in the image.
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Do not list the files.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write an image to a disk or file (like gok overwrite --full); /perm fills the rest.
+    Write {
+        /// The image from `paddock build`.
+        #[arg(long, short)]
+        image: PathBuf,
+        /// The device or file to overwrite.
+        #[arg(long)]
+        full: PathBuf,
+        /// Size of the target file (e.g. 4GiB); devices use their size.
+        #[arg(long)]
+        target_size: Option<instance::size::ByteSize>,
+    },
     /// OCI image tools.
     Image {
         #[command(subcommand)]
@@ -136,6 +201,46 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Images { json } => images::list(&client, json).await,
         Command::Rmi { reference } => images::remove(&client, &reference).await,
         Command::Prune => images::prune(&client).await,
+        Command::New { name, dir } => new::run(&name, dir.as_deref()),
+        Command::Add {
+            instance,
+            name,
+            wait_for_clock,
+            dont_start,
+            target,
+            flags,
+        } => add::run(add::AddArgs {
+            instance: instance.as_deref(),
+            target: &target,
+            name: name.as_deref(),
+            flags,
+            wait_for_clock,
+            dont_start,
+        }),
+        Command::Edit { instance } => edit::run(instance.as_deref()),
+        Command::Build {
+            instance,
+            output,
+            bin_dir,
+            workspace,
+            epoch,
+            quiet,
+        } => {
+            commands::build::run(commands::build::BuildArgs {
+                instance,
+                output,
+                bin_dir,
+                workspace,
+                epoch,
+                quiet,
+            })
+            .await
+        }
+        Command::Write {
+            image,
+            full,
+            target_size,
+        } => write::run(&image, &full, target_size.map(|s| s.0)),
         Command::Image { command } => image_build::run(&paths, command).await,
     }
 }

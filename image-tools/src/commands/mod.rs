@@ -1,9 +1,15 @@
 //! One file per subcommand.
 
+pub mod add;
+pub mod build;
 pub mod control;
+pub mod edit;
 pub mod exec;
 pub mod image_build;
 pub mod images;
+pub mod instance_dir;
 pub mod logs;
+pub mod new;
 pub mod ps;
 pub mod validate;
+pub mod write;

@@ -1,0 +1,23 @@
+//! Root file systems as SquashFS, made with `mksquashfs` (Debian
+//! `squashfs-tools`) with every time stamp and owner fixed, so the same
+//! tree gives the same bytes.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::error::Result;
+use super::tool;
+
+pub fn make(tree: &Path, out: &Path, epoch: u64) -> Result<()> {
+    let mut cmd = Command::new(tool::find("mksquashfs", "squashfs-tools")?);
+    cmd.arg(tree)
+        .arg(out)
+        .args(["-noappend", "-no-progress", "-quiet", "-comp", "zstd"])
+        .args(["-all-root", "-no-xattrs", "-b", "131072"])
+        .arg("-all-time")
+        .arg(epoch.to_string())
+        .arg("-mkfs-time")
+        .arg(epoch.to_string());
+    tool::run(cmd, "mksquashfs")?;
+    Ok(())
+}
