@@ -76,7 +76,13 @@ async fn main() -> anyhow::Result<()> {
     if config.bind_var {
         var_mount::ensure_var_mount(&paths)?;
     }
+    // Container root filesystems are overlays; on the appliance the
+    // filesystem is a module.
+    if let Err(error) = paddock_kmod::ensure_loaded(&["overlay"]) {
+        tracing::error!(%error, "loading the overlay module: containers will not start");
+    }
     let store = Arc::new(Store::open(&paths).context("opening the image store")?);
+    paddockd::host::preload::import_preloaded(&paths.preload(), &store).await;
     let mut pull_options = PullOptions::new(registries);
     if let Some(platform) = &config.platform {
         let platform: Platform = platform

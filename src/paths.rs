@@ -83,6 +83,12 @@ impl Paths {
         self.under("run")
     }
 
+    /// `/usr/share/paddock/preload`: image archives built into the
+    /// appliance image.
+    pub fn preload(&self) -> PathBuf {
+        self.under("usr/share/paddock/preload")
+    }
+
     /// `/run/paddock`.
     pub fn run_paddock(&self) -> PathBuf {
         self.run().join("paddock")

@@ -16,6 +16,7 @@
 //! [`build::build_image`], [`build::push`]; [`ImageRef`] parses references
 //! without oci-spec's regex.
 
+mod archive;
 mod blobs;
 pub mod build;
 pub mod digest;
