@@ -351,9 +351,44 @@ fn restarts_reconcile_without_duplicates_and_removal_leaves_nothing() {
     });
     assert_eq!(hosts.ruleset(), before.0);
 
+    // A clean stop and start (containers stopped and started again):
+    // still the same rules, links and addresses.
+    inst.stop_daemon();
+    assert!(
+        !hosts.ruleset().contains("dnat"),
+        "a stopped paddockd leaves no rules"
+    );
+    inst.start();
+    inst.wait_state("web", "running");
+    inst.wait_state("db", "running");
+    eventually(&inst, "web after paddockd restarted", || {
+        hosts.wget(&hosts.client, &url)
+    });
+    assert_eq!(hosts.ruleset(), before.0);
+    assert_eq!(hosts.links(), before.1);
+
+    // A container removed while paddockd was dead: its veth, rules and
+    // address go when paddockd comes back.
+    inst.kill_daemon();
+    inst.remove_manifest("db.yaml");
+    inst.start();
+    inst.wait_for(Duration::from_secs(20), "db's rules to go", || {
+        (!hosts.ruleset().contains("9000")).then_some(())
+    });
+    assert_eq!(
+        hosts
+            .links()
+            .iter()
+            .filter(|l| l.starts_with("pd-"))
+            .count(),
+        1
+    );
+    let record = std::fs::read_to_string(&allocations).unwrap();
+    assert!(!record.contains("\"db\""), "{record}");
+    assert_eq!(hosts.wget(&hosts.client, &url).unwrap(), "hello from web\n");
+
     // Everything removed: only the empty bridge and table remain.
     inst.remove_manifest("web.yaml");
-    inst.remove_manifest("db.yaml");
     assert!(inst.paddock(&["apply"]).status.success());
     let rules = hosts.ruleset();
     assert!(!rules.contains("chain"), "{rules}");
