@@ -432,3 +432,19 @@ fn a_loopback_resolver_is_reached_through_the_gateway() {
     });
     assert_eq!(answer, "echo:query\n");
 }
+
+#[test]
+fn a_subnet_the_host_already_uses_is_refused() {
+    let (_hosts, mut inst) = setup();
+    inst.write_daemon_config(
+        "clock:\n  wait: false\nbind_var: false\nnetwork:\n  subnet: 192.168.240.0/25\n",
+    );
+    inst.write_manifest("web.yaml", &web("web", "[\"8080:80\"]"));
+    inst.start();
+    let web = inst.wait_state("web", "failed");
+    let error = web["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("network.subnet 192.168.240.0/25 overlaps 192.168.240.0/24 on pdth"),
+        "{error}"
+    );
+}

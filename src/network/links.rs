@@ -7,7 +7,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use futures_util::TryStreamExt;
+use ipnet::Ipv4Net;
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -264,6 +266,68 @@ pub async fn ensure_veth(
         Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
         Err(e) => Err(nl(format!("adding the default route via {}", plan.gateway))(e)),
     }
+}
+
+/// A route of the main table that is not on `bridge` and overlaps `subnet`
+/// (another network on the host uses addresses the bridge would hand out):
+/// its destination and interface name.
+pub async fn overlapping_route(
+    handle: &Handle,
+    subnet: Ipv4Net,
+    bridge: &str,
+) -> Result<Option<(Ipv4Net, String)>, LinkError> {
+    /// RT_TABLE_MAIN.
+    const MAIN: u8 = 254;
+    let bridge_index = find(handle, bridge).await?.map(|l| l.header.index);
+    let routes: Vec<_> = handle
+        .route()
+        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+        .execute()
+        .try_collect()
+        .await
+        .map_err(nl("listing routes"))?;
+    for route in routes {
+        let prefix = route.header.destination_prefix_length;
+        if route.header.table != MAIN || prefix == 0 {
+            continue;
+        }
+        let mut destination = None;
+        let mut oif = None;
+        for attribute in &route.attributes {
+            match attribute {
+                RouteAttribute::Destination(RouteAddress::Inet(ip)) => destination = Some(*ip),
+                RouteAttribute::Oif(index) => oif = Some(*index),
+                _ => {}
+            }
+        }
+        let Some(destination) = destination else {
+            continue;
+        };
+        let Ok(net) = Ipv4Net::new(destination, prefix) else {
+            continue;
+        };
+        if oif.is_some() && oif == bridge_index {
+            continue;
+        }
+        if net.contains(&subnet.network()) || subnet.contains(&net.network()) {
+            let name = match oif {
+                Some(index) => handle
+                    .link()
+                    .get()
+                    .match_index(index)
+                    .execute()
+                    .try_next()
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|l| name_of(&l))
+                    .unwrap_or_else(|| format!("interface {index}")),
+                None => "no interface".to_string(),
+            };
+            return Ok(Some((net.trunc(), name)));
+        }
+    }
+    Ok(None)
 }
 
 /// Brings loopback up (a new namespace starts with it down).

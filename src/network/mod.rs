@@ -47,6 +47,14 @@ pub enum NetworkError {
     Allocation(#[from] allocations::AllocationError),
     #[error("{0}")]
     Modules(String),
+    #[error(
+        "network.subnet {subnet} overlaps {route} on {interface}: choose another subnet in paddockd.yaml"
+    )]
+    SubnetInUse {
+        subnet: ipnet::Ipv4Net,
+        route: ipnet::Ipv4Net,
+        interface: String,
+    },
     #[error("the nftables thread failed")]
     Thread,
 }
@@ -246,6 +254,15 @@ impl Network {
             }
         }
         load_modules()?;
+        if let Some((route, interface)) =
+            links::overlapping_route(&host, self.config.subnet, &self.config.bridge).await?
+        {
+            return Err(NetworkError::SubnetInUse {
+                subnet: self.config.subnet,
+                route,
+                interface,
+            });
+        }
         let index = links::ensure_bridge(
             &host,
             &self.config.bridge,
