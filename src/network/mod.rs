@@ -95,6 +95,9 @@ struct State {
     bridge_index: Option<u32>,
     dns_upstream: Option<Ipv4Addr>,
     netns_dir_ready: bool,
+    /// What the table was last made from (each rebuild costs ~10 ms of
+    /// kernel time, so an unchanged one is not sent again).
+    applied: Option<nft::Ruleset>,
 }
 
 impl std::fmt::Debug for Network {
@@ -119,6 +122,7 @@ impl Network {
                 bridge_index: None,
                 dns_upstream: None,
                 netns_dir_ready: false,
+                applied: None,
             }),
         }
     }
@@ -182,7 +186,7 @@ impl Network {
             },
         );
         st.allocations.save()?;
-        self.apply_rules(&st).await?;
+        self.apply_rules(&mut st).await?;
         tracing::info!(container = name, address = ?address, ports = ?ports.iter().map(ToString::to_string).collect::<Vec<_>>(), "network attached");
         Ok(Attachment {
             netns: self.netns_path(name),
@@ -287,7 +291,7 @@ impl Network {
                 st.allocations.save()?;
             }
         }
-        self.apply_rules(&st).await
+        self.apply_rules(&mut st).await
     }
 
     /// Forgets `name` entirely (its container was removed).
@@ -298,7 +302,7 @@ impl Network {
             st.allocations.save()?;
             tracing::info!(container = name, "network released");
         }
-        self.apply_rules(&st).await
+        self.apply_rules(&mut st).await
     }
 
     async fn take_down(&self, st: &mut State, name: &str) -> Result<(), NetworkError> {
@@ -378,7 +382,7 @@ impl Network {
                 }
             }
         }
-        self.apply_rules(&st).await
+        self.apply_rules(&mut st).await
     }
 
     async fn bridge_exists(&self, st: &mut State) -> bool {
@@ -414,11 +418,11 @@ impl Network {
             return Ok(());
         }
         st.dns_upstream = upstream;
-        self.apply_rules(&st).await
+        self.apply_rules(&mut st).await
     }
 
     /// Rebuilds the nftables table from the attached allocations.
-    async fn apply_rules(&self, st: &State) -> Result<(), NetworkError> {
+    async fn apply_rules(&self, st: &mut State) -> Result<(), NetworkError> {
         let published: Vec<nft::Dnat> = st
             .allocations
             .containers
@@ -440,13 +444,6 @@ impl Network {
             .containers
             .values()
             .any(|a| a.attached && a.address.is_some());
-        if !in_use && st.bridge_index.is_none() {
-            // Never used bridged networking in this run: leave the kernel's
-            // tables alone unless ours exists (then empty it).
-            if !table_exists() {
-                return Ok(());
-            }
-        }
         let ruleset = nft::Ruleset {
             bridge: self.config.bridge.clone(),
             subnet: self.config.subnet,
@@ -455,9 +452,20 @@ impl Network {
             published,
             in_use,
         };
-        tokio::task::spawn_blocking(move || nft::apply(&ruleset))
+        if st.applied.as_ref() == Some(&ruleset) {
+            return Ok(());
+        }
+        // Never used bridged networking in this run: leave the kernel's
+        // tables alone unless ours exists (then empty it).
+        if !in_use && st.bridge_index.is_none() && st.applied.is_none() && !table_exists() {
+            st.applied = Some(ruleset);
+            return Ok(());
+        }
+        let sent = ruleset.clone();
+        tokio::task::spawn_blocking(move || nft::apply(&sent))
             .await
             .map_err(|_| NetworkError::Thread)??;
+        st.applied = Some(ruleset);
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ pub struct Dnat {
 }
 
 /// Everything the table is made from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ruleset {
     pub bridge: String,
     pub subnet: Ipv4Net,

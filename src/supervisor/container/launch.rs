@@ -24,12 +24,19 @@ pub(super) struct Running {
 const LOG_DRAIN: Duration = Duration::from_secs(3);
 
 impl Running {
-    /// Stops the health checker and lets the log follower copy the last
-    /// lines (it ends when the monitor closes the stream).
-    pub async fn finish(self) {
-        if let Some(h) = self.health {
+    /// Stops the health checker (before a stop, so it does not judge a
+    /// container that is going away).
+    pub fn end_health(&mut self) {
+        if let Some(h) = self.health.take() {
             h.abort();
         }
+    }
+
+    /// Stops the health checker and lets the log follower copy the last
+    /// lines (it ends when the monitor closes the stream, so call this once
+    /// the container has exited).
+    pub async fn finish(mut self) {
+        self.end_health();
         let logs = self.logs;
         let abort = logs.abort_handle();
         if tokio::time::timeout(LOG_DRAIN, logs).await.is_err() {

@@ -321,40 +321,44 @@ impl ContainerTask {
         }
     }
 
-    async fn on_command_running(&mut self, cmd: Command, running: Running) -> Next {
+    async fn on_command_running(&mut self, cmd: Command, mut running: Running) -> Next {
         match cmd {
             Command::Start(reply) => {
                 let _ = reply.send(());
                 Next::Phase(Phase::Running(running))
             }
             Command::Stop(reply) => {
-                running.finish().await;
+                running.end_health();
                 self.set_marker(self.stopped_marker(), true);
                 self.stop().await;
+                running.finish().await;
                 self.update(|s| s.state = State::Stopped);
                 let _ = reply.send(());
                 Next::Phase(Phase::Idle)
             }
             Command::Shutdown(reply) => {
-                running.finish().await;
+                running.end_health();
                 self.set_marker(self.monitor.dir().join(STOPPED_BY_PADDOCKD), true);
                 self.stop().await;
+                running.finish().await;
                 self.update(|s| s.state = State::Stopped);
                 let _ = reply.send(());
                 Next::Exit
             }
             Command::Restart(reply) => {
-                running.finish().await;
+                running.end_health();
                 self.stop().await;
+                running.finish().await;
                 self.user_start();
                 self.update(|s| s.restarts += 1);
                 let _ = reply.send(());
                 Next::Phase(Phase::Starting)
             }
             Command::Remove(reply) => {
-                running.finish().await;
-                self.stop().await;
+                running.end_health();
+                // remove() stops it first.
                 self.remove().await;
+                running.finish().await;
                 let _ = reply.send(());
                 Next::Exit
             }
@@ -375,8 +379,9 @@ impl ContainerTask {
                 }
                 tracing::warn!(container = %self.name(), "unhealthy: restarting");
                 let ran_for = running.started.elapsed();
-                running.finish().await;
+                running.end_health();
                 self.stop().await;
+                running.finish().await;
                 self.update(|s| {
                     s.state = State::Restarting;
                     s.last_error = Some("restarted because it was unhealthy".into());
