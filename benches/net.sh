@@ -177,6 +177,21 @@ for addr in 127.0.0.1 "$NET_HOST_IP"; do
         "(runs: $(paste -sd' ' "$T/4a-podman-$addr" | xargs printf '%.1f ')); ratio ${R}x (target >= 0.95x: $(ge_verdict "$R" 0.95))"
 done
 
+# For context: the same client against an iperf3 server in the namespace
+# itself, no container, no NAT, no veth.
+nsenter --net="/run/netns/$PADDOCK_NS" iperf3 -s -p 5301 >/dev/null 2>&1 & # exec: $! is iperf3
+BG_PIDS+=($!)
+wait_ports "$PADDOCK_NS" open 5301 || die "the bare iperf3 server did not come up"
+: >"$T/4a-bare"
+for r in $(seq "$NET_REPS"); do
+    in_ns "$PADDOCK_NS" iperf3 -c 127.0.0.1 -p 5301 -t "$NET_SECONDS" -J >"$T/iperf.json" || die "bare iperf3 failed"
+    jq '.end.sum_received.bits_per_second / 1e9' "$T/iperf.json" >>"$T/4a-bare"
+done
+kill "${BG_PIDS[-1]}"; wait "${BG_PIDS[-1]}" 2>/dev/null || true
+unset 'BG_PIDS[-1]'
+record "4a for context, no container: iperf3 server in the namespace itself, 127.0.0.1:5301: $(fmt1 "$(median <"$T/4a-bare")") Gbit/s" \
+    "(runs: $(paste -sd' ' "$T/4a-bare" | xargs printf '%.1f '))"
+
 ab_rps() { # NETNS ADDR: requests per second (fails on a failed request)
     in_ns "$1" ab -q -n "$AB_REQUESTS" -c "$AB_CONCURRENCY" "http://$2:8080/" >"$T/ab.out" 2>&1 || {
         cat "$T/ab.out" >&2
@@ -221,13 +236,15 @@ timed_open() {
     local ns=$1 poller t1
     shift
     rm -f "$T/ports.out"
-    in_ns "$ns" "$T/wait-ports" open "$T/ports.out" 127.0.0.1 18080 18081 &
+    nsenter --net="/run/netns/$ns" "$T/wait-ports" open "$T/ports.out" 127.0.0.1 18080 18081 &
     poller=$!
+    BG_PIDS+=("$poller")
     sleep 0.1 # the poller is connecting (and being refused)
     T0=${EPOCHREALTIME/./}
     "$@"
     t1=${EPOCHREALTIME/./}
     wait "$poller" || die "the published ports did not open within 20 s (after: $*)"
+    unset 'BG_PIDS[-1]'
     CMD_US=$((t1 - T0))
     OPEN_US=$(($(cat "$T/ports.out") - T0))
 }
@@ -260,7 +277,7 @@ log_us() { # NAME MESSAGE
         awk -v n="$1" -v m="$2" 'index($0, " " m " ") && ($0 ~ "container=\"?" n "\"?( |$)") {print $1; exit}')
     [ -n "$ts" ] && date -d "$ts" +%s%6N
 }
-for f in open apply attached running listening rm; do : >"$T/4c-paddock-$f"; : >"$T/4c-podman-$f"; done
+for f in open apply attached running rm; do : >"$T/4c-paddock-$f"; : >"$T/4c-podman-$f"; done
 section_load
 for i in $(seq -w 1 $((SETUP_RUNS + WARMUP))); do
     counted=$([ "$((10#$i))" -gt "$WARMUP" ] && echo 1 || true)
@@ -287,8 +304,7 @@ for i in $(seq -w 1 $((SETUP_RUNS + WARMUP))); do
     echo "$q_open" >>"$T/4c-podman-open"; echo "$q_apply" >>"$T/4c-podman-apply"; echo "$q_rm" >>"$T/4c-podman-rm"
     if [ -n "$attached" ] && [ -n "$running" ]; then
         echo $((attached - t0)) >>"$T/4c-paddock-attached"
-        echo $((running - attached)) >>"$T/4c-paddock-running"
-        echo $((t0 + p_open - running)) >>"$T/4c-paddock-listening"
+        echo $((running - t0)) >>"$T/4c-paddock-running"
     fi
 done
 med() { us_to_ms "$(pct 50 <"$T/4c-$1")"; }
@@ -300,9 +316,9 @@ record "4c setup with two published ports -> both accept (median of $SETUP_RUNS)
 record "4c commands (median): paddock apply $(med paddock-apply) ms, podman run -d $(med podman-apply) ms;" \
     "removal: paddock apply $(med paddock-rm) ms, podman rm -f -t 0 $(med podman-rm) ms"
 if [ -s "$T/4c-paddock-attached" ]; then
-    record "4c where paddock's setup goes (median, paddockd's log timestamps): start -> 'network attached'" \
-        "$(med paddock-attached) ms, -> 'running' +$(med paddock-running) ms, -> both ports accept +$(med paddock-listening) ms" \
-        "($(wc -l <"$T/4c-paddock-attached") of $SETUP_RUNS runs)"
+    record "4c where paddock's setup goes (median from the start, by paddockd's log timestamps):" \
+        "'network attached' at $(med paddock-attached) ms, 'running' at $(med paddock-running) ms" \
+        "(both ports accept at $(med paddock-open) ms) ($(wc -l <"$T/4c-paddock-attached") of $SETUP_RUNS runs)"
 fi
 
 # --- what is left after the containers are gone --------------------------------
