@@ -49,14 +49,20 @@ pub fn connect() -> Result<Handle, LinkError> {
     Ok(handle)
 }
 
-/// A route-netlink connection inside the namespace pinned at `path`.
-pub fn connect_in(path: &Path) -> Result<Handle, LinkError> {
+/// A route-netlink connection inside the namespace pinned at `path`; with
+/// `create`, the namespace is made first (on the same thread).
+pub fn connect_in(path: &Path, create: bool) -> Result<Handle, LinkError> {
     let runtime = tokio::runtime::Handle::current();
-    let (connection, handle, _) = netns::run_in(path, move || {
+    let open = move || {
         // The socket registers with tokio's reactor as it is made.
         let _guard = runtime.enter();
         rtnetlink::new_connection()
-    })?;
+    };
+    let (connection, handle, _) = if create {
+        netns::create_then(path, open)?
+    } else {
+        netns::run_in(path, open)?
+    };
     tokio::spawn(connection);
     Ok(handle)
 }

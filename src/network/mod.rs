@@ -207,10 +207,7 @@ impl Network {
             st.netns_dir_ready = true;
         }
         let path = self.netns_path(name);
-        if !netns::is_pinned(&path) {
-            netns::create(&path)?;
-        }
-        let inside = links::connect_in(&path)?;
+        let inside = links::connect_in(&path, !netns::is_pinned(&path))?;
         links::loopback_up(&inside).await?;
         if !bridged {
             return Ok(None);

@@ -61,10 +61,14 @@ pub fn prepare_dir(dir: &Path) -> Result<(), NetnsError> {
     Ok(())
 }
 
-/// Creates a new network namespace pinned at `path`.
-pub fn create(path: &Path) -> Result<(), NetnsError> {
+/// Creates a new network namespace pinned at `path`, and runs `f` inside it
+/// on the same thread (sockets `f` creates stay bound to the namespace).
+pub fn create_then<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, NetnsError> {
     let path = path.to_path_buf();
-    std::thread::spawn(move || -> Result<(), NetnsError> {
+    std::thread::spawn(move || -> Result<T, NetnsError> {
         std::fs::File::create(&path).map_err(io("creating", &path))?;
         unshare(CloneFlags::CLONE_NEWNET).map_err(|e| io("unsharing for", &path)(errno(e)))?;
         mount(
@@ -75,10 +79,15 @@ pub fn create(path: &Path) -> Result<(), NetnsError> {
             None::<&str>,
         )
         .map_err(|e| io("pinning the namespace at", &path)(errno(e)))?;
-        Ok(())
+        f().map_err(io("working in", &path))
     })
     .join()
     .map_err(|_| NetnsError::Thread)?
+}
+
+/// Creates a new network namespace pinned at `path`.
+pub fn create(path: &Path) -> Result<(), NetnsError> {
+    create_then(path, || Ok(()))
 }
 
 /// Unpins and deletes the namespace at `path` (it lives on while a process
