@@ -48,6 +48,8 @@ fn build_is_reproducible_and_has_the_contract_layout() {
     )
     .unwrap();
     let bins = stand_in_bins(tmp.path());
+    // A dynamically linked stand-in: its loader and libraries must ship.
+    std::fs::copy("/bin/ls", bins.join("paddockd")).unwrap();
     let bins = bins.to_str().unwrap();
     let a = tmp.path().join("a.img");
     let b = tmp.path().join("b.img");
@@ -88,9 +90,29 @@ fn build_is_reproducible_and_has_the_contract_layout() {
         "etc/paddock/build.json",
         "etc/ssl/certs/ca-certificates.crt",
         "etc/resolv.conf",
+        "etc/nsswitch.conf",
     ] {
         assert!(paths.contains(&want), "{want} not in the root: {paths:?}");
     }
+    let interp = String::from_utf8_lossy(
+        &Command::new("readelf")
+            .args(["-l", "/bin/ls"])
+            .output()
+            .expect("readelf (apt-get install binutils)")
+            .stdout,
+    )
+    .split("interpreter: /")
+    .nth(1)
+    .and_then(|s| s.split(']').next())
+    .unwrap()
+    .to_string();
+    assert!(paths.contains(&interp.as_str()), "no {interp}: {paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("lib/") && p.ends_with("/libc.so.6")),
+        "no libc.so.6 for the dynamic paddockd: {paths:?}"
+    );
     assert!(
         paths.iter().any(|p| p.ends_with("/modules.dep")),
         "no modules.dep"
@@ -231,16 +253,16 @@ fn bad_input_fails_early_and_leaves_no_output() {
     no_output("broken manifest");
     std::fs::remove_file(inst.join("containers/x.yaml")).unwrap();
 
-    // A dynamically linked "system binary".
-    std::fs::copy("/bin/ls", Path::new(bins).join("paddockd")).unwrap();
+    // A "system binary" that is no executable.
+    std::fs::write(Path::new(bins).join("paddockd"), "#!/bin/sh\n").unwrap();
     let out = build(&inst, &img, &["--bin-dir", bins]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("dynamically linked"),
+        stderr(&out).contains("paddockd") && stderr(&out).contains("not an ELF file"),
         "{}",
         stderr(&out)
     );
-    no_output("dynamic binary");
+    no_output("not an executable");
     std::fs::copy("/bin/busybox", Path::new(bins).join("paddockd")).unwrap();
 
     // A root partition too small for the root file system.
