@@ -11,7 +11,9 @@
 //!    web image is pulled from a registry on the host's loopback; the
 //!    bridged busybox httpd (`ports: ["8080:80"]`) answers through a QEMU
 //!    forward to the guest's port 8080, and the host-network one too;
-//!    paddock-randomd credits the seed it saved on /perm in the first boot.
+//!    paddock-randomd credits the seed it saved on /perm in the first boot;
+//!    a user program (`wait_for_clock`) starts only after the sync, crashes,
+//!    and is restarted by paddock-init.
 //!
 //! The system binaries are this test run's own builds (dynamically linked,
 //! debug; `paddock build` strips them and copies their shared libraries),
@@ -42,6 +44,16 @@ impl Drop for KeepLog {
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name),
         );
     }
+}
+
+/// The kernel's own time stamp on "Run /init as init process": how long
+/// the kernel alone takes to reach init (firmware and loader not counted).
+fn kernel_uptime_at_init(log: &str) -> String {
+    log.lines()
+        .find(|l| l.contains("Run /init as init process"))
+        .and_then(|l| l.split(']').next())
+        .map(|t| t.trim_start_matches('[').trim().to_string())
+        .unwrap_or_else(|| "?".into())
 }
 
 fn httpd(text: &str, port: u16) -> String {
@@ -97,6 +109,31 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     )
     .unwrap();
 
+    // A user program that crashes at once: paddock-init restarts it with
+    // backoff, and only once the clock is synced (wait_for_clock).
+    let crasher = tmp.path().join("crasher");
+    std::fs::create_dir_all(crasher.join("src")).unwrap();
+    std::fs::write(
+        crasher.join("Cargo.toml"),
+        "[package]\nname = \"crasher\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        crasher.join("src/main.rs"),
+        "fn main() {\n    let args: Vec<String> = std::env::args().skip(1).collect();\n    println!(\"crasher starts with {args:?} and crashes\");\n    std::process::exit(3);\n}\n",
+    )
+    .unwrap();
+    let out = paddock(&[
+        "add",
+        "--instance",
+        inst.to_str().unwrap(),
+        "--wait-for-clock",
+        crasher.to_str().unwrap(),
+        "--",
+        "--flag",
+    ]);
+    assert!(out.status.success(), "paddock add: {}", stderr(&out));
+
     let img = tmp.path().join("vmtest.img");
     let bin_dir = std::env::var("PADDOCK_TEST_BIN_DIR").unwrap_or_else(|_| {
         bin("paddock-init")
@@ -134,7 +171,8 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     let kernel_to_init = vm.started.elapsed();
     let serving = vm.wait_for_http(host_port, "paddock-host", Duration::from_secs(300));
     println!(
-        "offline first boot: init after {kernel_to_init:.1?}, boot-to-serving {serving:.1?} (power on to the preloaded container's first HTTP answer)"
+        "offline first boot: init after {kernel_to_init:.1?} from power on ({} s of kernel uptime), boot-to-serving {serving:.1?} (power on to the preloaded container's first HTTP answer)",
+        kernel_uptime_at_init(&vm.log())
     );
     let log = vm.log();
     assert!(
@@ -144,6 +182,10 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     assert!(
         log.contains("no saved seed"),
         "paddock-randomd found a seed on a new /perm:\n{log}"
+    );
+    assert!(
+        !log.contains("crasher starts"),
+        "the wait_for_clock program started with no NTP sync:\n{log}"
     );
     drop(vm);
 
@@ -173,9 +215,21 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     let ntp = NtpServer::start_on(ntp_port);
     let serving = vm.wait_for_http(web, "paddock-bridged", Duration::from_secs(300));
     println!(
-        "networked boot (clock in 2000): init after {kernel_to_init:.1?}, boot-to-serving {serving:.1?} (power on to the bridged container's first HTTP answer on a published port)"
+        "networked boot (clock in 2000): init after {kernel_to_init:.1?} from power on ({} s of kernel uptime), boot-to-serving {serving:.1?} (power on to the bridged container's first HTTP answer on a published port)",
+        kernel_uptime_at_init(&vm.log())
     );
     vm.wait_for_http(host_port, "paddock-host", Duration::from_secs(60));
+    // The crashing program, restarted with backoff (1 s, 2 s, …).
+    let crash = "crasher starts with [\"--flag\"] and crashes";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while vm.log().matches(crash).count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the crashing program was not restarted:\n{}",
+            vm.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let log = vm.log();
     let line_of = |what: &str, hit: &dyn Fn(&str) -> bool| {
         log.lines()
@@ -189,13 +243,19 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
         l.contains("ntp") && l.contains(" synced") && !l.contains("waiting")
     });
     let trusted = line_of("trusted clock (paddockd)", &|l| l.contains("clock trusted"));
+    // Trusted for the marker, or for the wall time the sync just stepped
+    // past the floor (paddock-ntp steps, then writes the marker): after the
+    // sync either way.
     assert!(
         waiting < synced && synced < trusted,
         "expected the clock wait, then the NTP sync, then paddockd trusting the clock:\n{log}"
     );
+    let crasher_first = line_of("crashing program (wait_for_clock)", &|l| {
+        l.contains("crasher starts")
+    });
     assert!(
-        log.lines().nth(trusted).unwrap_or("").contains("marker"),
-        "the clock was trusted for another reason than the NTP marker:\n{log}"
+        synced < crasher_first,
+        "the wait_for_clock program started before the NTP sync:\n{log}"
     );
     for at in [waiting, synced, trusted] {
         println!("  {}", log.lines().nth(at).unwrap_or("").trim());

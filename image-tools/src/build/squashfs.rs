@@ -17,7 +17,9 @@ pub fn make(tree: &Path, out: &Path, epoch: u64) -> Result<()> {
         .arg("-all-time")
         .arg(epoch.to_string())
         .arg("-mkfs-time")
-        .arg(epoch.to_string());
+        .arg(epoch.to_string())
+        // mksquashfs refuses SOURCE_DATE_EPOCH next to -all-time/-mkfs-time.
+        .env_remove("SOURCE_DATE_EPOCH");
     tool::run(cmd, "mksquashfs")?;
     Ok(())
 }
