@@ -120,6 +120,28 @@ pub fn closure(binaries: &[(&str, &Path)], sysroot: &Path) -> Result<BTreeMap<St
     Ok(found)
 }
 
+/// The Debian package that holds a library and its version (`libc6
+/// 2.36-9+deb12u10`), asked of dpkg under the path the loader uses and
+/// then the file's real path (merged /usr); `None` off Debian.
+pub fn debian_package(image_path: &str, source: &Path) -> Option<String> {
+    let query = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("dpkg-query")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let owner = [format!("/{image_path}"), source.display().to_string()]
+        .iter()
+        .find_map(|p| query(&["-S", p]))?;
+    let package = owner.lines().next()?.split(": ").next()?.to_string();
+    let version = query(&["-W", "-f=${Version}", &package])?;
+    Some(format!("{package} {version}"))
+}
+
 /// The regular file `path` is or points to.
 fn resolve(path: &Path) -> Option<PathBuf> {
     let real = std::fs::canonicalize(path).ok()?;

@@ -164,7 +164,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         (None, Some(p)) => kernel::KernelInput::Package(p),
         (None, None) => return Err(BuildError::Kernel("config.yaml names no kernel".into())),
     };
-    let kernel = kernel::prepare(input, &opts.cache, work)?;
+    let kernel = kernel::prepare(input, &opts.cache)?;
 
     // 4. Root file system.
     eprintln!("paddock build: root file system");
@@ -181,7 +181,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         .chain(programs.iter().map(|(n, p)| (n, p)))
         .map(|(n, p)| (n.as_str(), p.as_path()))
         .collect();
-    install_libs(&all, &root)?;
+    let libraries = install_libs(&all, &root)?;
     let etc = root.join("etc/paddock");
     rootfs::write(&etc.join("system.json"), system_json.to_json().as_bytes())?;
     rootfs::write(&etc.join("paddockd.yaml"), paddockd_yaml(epoch).as_bytes())?;
@@ -356,6 +356,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         },
         root: root_files,
         esp: esp_list,
+        libraries,
         crates: workspace
             .as_ref()
             .map(|ws| sbom::crates(&ws.join("Cargo.lock")))
@@ -378,16 +379,23 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     })
 }
 
-/// Copies the shared libraries `binaries` need into `tree`.
-fn install_libs(binaries: &[(&str, &Path)], tree: &Path) -> Result<()> {
+/// Copies the shared libraries `binaries` need into `tree`; what it copied.
+fn install_libs(binaries: &[(&str, &Path)], tree: &Path) -> Result<Vec<sbom::LibraryEntry>> {
+    let mut copied = Vec::new();
     for (rel, lib) in libs::closure(binaries, Path::new("/"))? {
         let to = tree.join(&rel);
         if let Some(dir) = to.parent() {
             rootfs::mkdir(dir)?;
         }
         rootfs::install(&lib.source, &to)?;
+        copied.push(sbom::LibraryEntry {
+            package: libs::debian_package(&rel, &lib.source),
+            source: lib.source.display().to_string(),
+            path: rel,
+            needed_by: lib.needed_by,
+        });
     }
-    Ok(())
+    Ok(copied)
 }
 
 /// paddockd's settings on the device: the NTP client's marker, and a clock

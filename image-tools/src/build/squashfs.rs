@@ -13,6 +13,9 @@ pub fn make(tree: &Path, out: &Path, epoch: u64) -> Result<()> {
     cmd.arg(tree)
         .arg(out)
         .args(["-noappend", "-no-progress", "-quiet", "-comp", "zstd"])
+        // Level 6 instead of mksquashfs's 15: measured 1.8 s instead of 23 s
+        // for the kernel's modules on 2 cores, 7% larger.
+        .args(["-Xcompression-level", "6"])
         .args(["-all-root", "-no-xattrs", "-b", "131072"])
         .arg("-all-time")
         .arg(epoch.to_string())
