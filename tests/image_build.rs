@@ -48,6 +48,8 @@ fn build_is_reproducible_and_has_the_contract_layout() {
     )
     .unwrap();
     let bins = stand_in_bins(tmp.path());
+    // A dynamically linked stand-in: its loader and libraries must ship.
+    std::fs::copy("/bin/ls", bins.join("paddockd")).unwrap();
     let bins = bins.to_str().unwrap();
     let a = tmp.path().join("a.img");
     let b = tmp.path().join("b.img");
@@ -55,7 +57,15 @@ fn build_is_reproducible_and_has_the_contract_layout() {
     assert!(out.status.success(), "first build: {}", stderr(&out));
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(report.contains("wrote"), "{report}");
-    let out = build(&inst, &b, &["--bin-dir", bins]);
+    // The second build takes its epoch from the environment, as a
+    // reproducible-builds setup gives it (mksquashfs must not see it).
+    let out = Command::new(support::instance::bin("paddock"))
+        .args(["build", "--instance", inst.to_str().unwrap(), "-o"])
+        .arg(&b)
+        .args(["-q", "--bin-dir", bins])
+        .env("SOURCE_DATE_EPOCH", "1767225600")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "second build: {}", stderr(&out));
     assert_eq!(sha256(&a), sha256(&b), "two builds of one instance differ");
 
@@ -88,9 +98,29 @@ fn build_is_reproducible_and_has_the_contract_layout() {
         "etc/paddock/build.json",
         "etc/ssl/certs/ca-certificates.crt",
         "etc/resolv.conf",
+        "etc/nsswitch.conf",
     ] {
         assert!(paths.contains(&want), "{want} not in the root: {paths:?}");
     }
+    let interp = String::from_utf8_lossy(
+        &Command::new("readelf")
+            .args(["-l", "/bin/ls"])
+            .output()
+            .expect("readelf (apt-get install binutils)")
+            .stdout,
+    )
+    .split("interpreter: /")
+    .nth(1)
+    .and_then(|s| s.split(']').next())
+    .unwrap()
+    .to_string();
+    assert!(paths.contains(&interp.as_str()), "no {interp}: {paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("lib/") && p.ends_with("/libc.so.6")),
+        "no libc.so.6 for the dynamic paddockd: {paths:?}"
+    );
     assert!(
         paths.iter().any(|p| p.ends_with("/modules.dep")),
         "no modules.dep"
@@ -231,16 +261,16 @@ fn bad_input_fails_early_and_leaves_no_output() {
     no_output("broken manifest");
     std::fs::remove_file(inst.join("containers/x.yaml")).unwrap();
 
-    // A dynamically linked "system binary".
-    std::fs::copy("/bin/ls", Path::new(bins).join("paddockd")).unwrap();
+    // A "system binary" that is no executable.
+    std::fs::write(Path::new(bins).join("paddockd"), "#!/bin/sh\n").unwrap();
     let out = build(&inst, &img, &["--bin-dir", bins]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("dynamically linked"),
+        stderr(&out).contains("paddockd") && stderr(&out).contains("not an ELF file"),
         "{}",
         stderr(&out)
     );
-    no_output("dynamic binary");
+    no_output("not an executable");
     std::fs::copy("/bin/busybox", Path::new(bins).join("paddockd")).unwrap();
 
     // A root partition too small for the root file system.

@@ -125,12 +125,15 @@ enum Command {
         /// Output file (default: HOSTNAME.img).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Prebuilt static system binaries (paddock-init, paddockd, …); env PADDOCK_BIN_DIR.
+        /// Prebuilt system binaries (paddock-init, paddockd, …); env PADDOCK_BIN_DIR.
         #[arg(long)]
         bin_dir: Option<PathBuf>,
         /// The paddock source tree to build them from (default: the one paddock was built from).
         #[arg(long)]
         workspace: Option<PathBuf>,
+        /// Cargo profile for building them.
+        #[arg(long, default_value = "release")]
+        profile: String,
         /// SOURCE_DATE_EPOCH for every time stamp in the image.
         #[arg(long)]
         epoch: Option<u64>,
@@ -223,6 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             output,
             bin_dir,
             workspace,
+            profile,
             epoch,
             quiet,
         } => {
@@ -231,6 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 output,
                 bin_dir,
                 workspace,
+                profile,
                 epoch,
                 quiet,
             })

@@ -134,7 +134,6 @@ impl Vm {
             .arg(image)
             .arg("--serial")
             .arg(serial)
-            .arg("--snapshot")
             .args(args)
             .stdin(Stdio::null())
             .spawn()
@@ -227,6 +226,10 @@ pub struct NtpServer {
 
 impl NtpServer {
     pub fn start() -> NtpServer {
+        Self::start_on(free_udp_port())
+    }
+
+    pub fn start_on(port: u16) -> NtpServer {
         let chronyd = Path::new("/usr/sbin/chronyd");
         assert!(
             chronyd.is_file(),
@@ -236,7 +239,6 @@ impl NtpServer {
             .prefix("paddock-ntp-")
             .tempdir()
             .unwrap();
-        let port = free_udp_port();
         let conf = dir.path().join("chrony.conf");
         std::fs::write(
             &conf,
@@ -271,7 +273,7 @@ impl Drop for NtpServer {
     }
 }
 
-fn free_udp_port() -> u16 {
+pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .map(|a| a.port())

@@ -1,8 +1,10 @@
 //! The system binaries (paddock-init and the services, paddockd,
-//! paddock-runner) and the user's programs, all static so the image needs
-//! no shared libraries: prebuilt in a directory (`--bin-dir`,
-//! `$PADDOCK_BIN_DIR`), or built here with cargo
-//! (`--target <triple>`, `RUSTFLAGS=-C target-feature=+crt-static`).
+//! paddock-runner) and the user's programs: prebuilt in a directory
+//! (`--bin-dir`, `$PADDOCK_BIN_DIR`), or built here with cargo. They are
+//! linked dynamically (paddockd needs libmnl, which Debian ships only as a
+//! shared library); [`super::libs`] finds what they need so the build can
+//! copy it into the image. Installing strips debug info, so the test
+//! suite's own debug builds make a bootable image too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,9 +24,6 @@ pub const SYSTEM: &[&str] = &[
     "paddock-runner",
 ];
 
-/// The Rust target the image runs.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
-
 /// Where the system binaries come from.
 pub enum Source<'a> {
     Prebuilt(&'a Path),
@@ -38,19 +37,21 @@ fn cargo() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
-/// A cargo command that builds static binaries reproducibly.
-fn static_cargo(epoch: u64) -> Command {
+/// A cargo command that builds reproducibly (`$PADDOCK_RUSTFLAGS`, if
+/// set, become its RUSTFLAGS; otherwise the caller's apply, so a build
+/// shares the target directory with `cargo build --release`).
+fn cargo_cmd(epoch: u64) -> Command {
     let mut cmd = Command::new(cargo());
-    let mut flags = std::env::var("PADDOCK_RUSTFLAGS").unwrap_or_default();
-    flags.push_str(" -C target-feature=+crt-static");
-    cmd.env("RUSTFLAGS", flags.trim())
-        .env("SOURCE_DATE_EPOCH", epoch.to_string())
+    if let Ok(flags) = std::env::var("PADDOCK_RUSTFLAGS") {
+        cmd.env("RUSTFLAGS", flags.trim());
+    }
+    cmd.env("SOURCE_DATE_EPOCH", epoch.to_string())
         .stdin(Stdio::null());
     cmd
 }
 
-/// The system binaries by name.
-pub fn system(source: Source<'_>, epoch: u64) -> Result<BTreeMap<String, PathBuf>> {
+/// The system binaries by name; `profile` is cargo's (`release`).
+pub fn system(source: Source<'_>, profile: &str, epoch: u64) -> Result<BTreeMap<String, PathBuf>> {
     let found = match source {
         Source::Prebuilt(dir) => {
             let missing: Vec<&str> = SYSTEM
@@ -60,7 +61,7 @@ pub fn system(source: Source<'_>, epoch: u64) -> Result<BTreeMap<String, PathBuf
                 .collect();
             if !missing.is_empty() {
                 return Err(BuildError::Binary(format!(
-                    "{} lacks {} (build them with cargo build --release --target {TARGET}, RUSTFLAGS=\"-C target-feature=+crt-static\")",
+                    "{} lacks {} (build them with cargo build --release --workspace)",
                     dir.display(),
                     missing.join(", ")
                 )));
@@ -71,16 +72,9 @@ pub fn system(source: Source<'_>, epoch: u64) -> Result<BTreeMap<String, PathBuf
                 .collect()
         }
         Source::Workspace(ws) => {
-            let mut cmd = static_cargo(epoch);
+            let mut cmd = cargo_cmd(epoch);
             cmd.current_dir(ws)
-                .args([
-                    "build",
-                    "--release",
-                    "--locked",
-                    "--workspace",
-                    "--target",
-                    TARGET,
-                ])
+                .args(["build", "--locked", "--workspace", "--profile", profile])
                 .arg("--manifest-path")
                 .arg(ws.join("Cargo.toml"));
             for b in SYSTEM {
@@ -90,7 +84,7 @@ pub fn system(source: Source<'_>, epoch: u64) -> Result<BTreeMap<String, PathBuf
         }
     };
     for (name, path) in &found {
-        check_static(name, path)?;
+        check_elf(name, path)?;
     }
     Ok(found)
 }
@@ -103,8 +97,8 @@ pub fn program(p: &Program, instance_dir: &Path, work: &Path, epoch: u64) -> Res
     };
     let exe = if let Some(path) = &p.path {
         let manifest = instance_dir.join(path).join("Cargo.toml");
-        let mut cmd = static_cargo(epoch);
-        cmd.args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        let mut cmd = cargo_cmd(epoch);
+        cmd.args(["build", "--release", "--manifest-path"])
             .arg(&manifest);
         if let Some(bin) = &p.bin {
             cmd.args(["--bin", bin]);
@@ -113,11 +107,9 @@ pub fn program(p: &Program, instance_dir: &Path, work: &Path, epoch: u64) -> Res
         pick(exes, p).map_err(fail)?
     } else if let Some(krate) = &p.krate {
         let root = work.join("install").join(&p.name);
-        let mut cmd = static_cargo(epoch);
-        cmd.args([
-            "install", "--locked", "--quiet", "--target", TARGET, "--root",
-        ])
-        .arg(&root);
+        let mut cmd = cargo_cmd(epoch);
+        cmd.args(["install", "--locked", "--quiet", "--root"])
+            .arg(&root);
         if let Some(v) = &p.version {
             cmd.args(["--version", v]);
         }
@@ -136,7 +128,7 @@ pub fn program(p: &Program, instance_dir: &Path, work: &Path, epoch: u64) -> Res
     } else {
         return Err(fail("neither path nor crate".into()));
     };
-    check_static(&p.name, &exe)?;
+    check_elf(&p.name, &exe)?;
     Ok(exe)
 }
 
@@ -176,13 +168,22 @@ fn cargo_executables(mut cmd: Command, what: &str) -> Result<BTreeMap<String, Pa
     Ok(exes)
 }
 
-fn check_static(name: &str, path: &Path) -> Result<()> {
-    match super::elf::is_static(path) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(BuildError::Binary(format!(
-            "{name} ({}) is dynamically linked: the device has no shared libraries (build with RUSTFLAGS=\"-C target-feature=+crt-static\" --target {TARGET})",
-            path.display()
-        ))),
-        Err(e) => Err(BuildError::Binary(format!("{name} ({}): {e}", path.display()))),
+fn check_elf(name: &str, path: &Path) -> Result<()> {
+    super::elf::read(path)
+        .map(|_| ())
+        .map_err(|e| BuildError::Binary(format!("{name} ({}): {e}", path.display())))
+}
+
+/// Copies an executable into the image, mode 0755, without its debug info.
+pub fn install(from: &Path, to: &Path) -> Result<()> {
+    let debug = super::elf::read(from).is_ok_and(|i| i.has_debug_info);
+    if !debug {
+        return super::rootfs::install(from, to);
     }
+    let strip = tool::find("strip", "binutils")?;
+    let mut cmd = Command::new(strip);
+    cmd.arg("--strip-debug").arg("-o").arg(to).arg(from);
+    tool::run(cmd, &format!("strip {}", from.display()))?;
+    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(super::error::io_err("chmod", to))
 }

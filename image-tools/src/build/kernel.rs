@@ -32,48 +32,70 @@ pub enum KernelInput<'a> {
     Deb(&'a Path),
 }
 
-/// Fetches (or takes from `cache`) and unpacks the kernel under `work`.
-pub fn prepare(input: KernelInput<'_>, cache: &Path, work: &Path) -> Result<Kernel> {
+/// Fetches (or takes from `cache`) and unpacks the kernel. The unpacked
+/// tree, with depmod's output, is cached too, under
+/// `cache/unpacked/<sha256 of the .deb>` (renamed into place when complete).
+pub fn prepare(input: KernelInput<'_>, cache: &Path) -> Result<Kernel> {
     let dpkg_deb = tool::find("dpkg-deb", "dpkg")?;
     let depmod = tool::find("depmod", "kmod")?;
     let mut deb = match input {
         KernelInput::Deb(p) => p.to_path_buf(),
         KernelInput::Package(name) => download(name, cache)?,
     };
+    let unpacked_dir = cache.join("unpacked");
     // A metapackage has no vmlinuz: follow its linux-image-* dependency.
     for _ in 0..3 {
-        let unpacked = work.join("kernel");
-        let _ = std::fs::remove_dir_all(&unpacked);
-        std::fs::create_dir_all(&unpacked).map_err(io_err("creating", &unpacked))?;
-        let mut cmd = Command::new(&dpkg_deb);
-        cmd.arg("-x").arg(&deb).arg(&unpacked);
-        tool::run(cmd, &format!("dpkg-deb -x {}", deb.display()))?;
         let fields = control_fields(&dpkg_deb, &deb)?;
         let package = fields.get("Package").cloned().unwrap_or_default();
-        if let Some(vmlinuz) = find_vmlinuz(&unpacked.join("boot"))? {
+        let deb_sha256 = super::sbom::sha256_file(&deb)?;
+        let kernel = |root: &Path, vmlinuz: PathBuf| -> Result<Kernel> {
             let release = vmlinuz
                 .file_name()
                 .and_then(|n| n.to_str())
                 .and_then(|n| n.strip_prefix("vmlinuz-"))
                 .unwrap_or_default()
                 .to_string();
-            let modules = unpacked.join("lib/modules").join(&release);
+            let modules = root.join("lib/modules").join(&release);
             if !modules.is_dir() {
                 return Err(BuildError::Kernel(format!(
                     "{package}: no lib/modules/{release} in the package"
                 )));
             }
-            let mut cmd = Command::new(&depmod);
-            cmd.arg("-b").arg(&unpacked).arg(&release);
-            tool::run(cmd, "depmod")?;
-            return Ok(Kernel {
+            Ok(Kernel {
                 release,
-                package,
+                package: package.clone(),
                 package_version: fields.get("Version").cloned().unwrap_or_default(),
-                deb_sha256: super::sbom::sha256_file(&deb)?,
+                deb_sha256: deb_sha256.clone(),
                 vmlinuz,
                 modules,
-            });
+            })
+        };
+        let cached = unpacked_dir.join(&deb_sha256);
+        if let Some(vmlinuz) = find_vmlinuz(&cached.join("boot"))? {
+            return kernel(&cached, vmlinuz);
+        }
+        std::fs::create_dir_all(&unpacked_dir).map_err(io_err("creating", &unpacked_dir))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".unpack-")
+            .tempdir_in(&unpacked_dir)
+            .map_err(io_err("creating a temp dir in", &unpacked_dir))?;
+        let mut cmd = Command::new(&dpkg_deb);
+        cmd.arg("-x").arg(&deb).arg(tmp.path());
+        tool::run(cmd, &format!("dpkg-deb -x {}", deb.display()))?;
+        if let Some(vmlinuz) = find_vmlinuz(&tmp.path().join("boot"))? {
+            let release = kernel(tmp.path(), vmlinuz)?.release;
+            let mut cmd = Command::new(&depmod);
+            cmd.arg("-b").arg(tmp.path()).arg(&release);
+            tool::run(cmd, "depmod")?;
+            // Another build may have cached the same package meanwhile.
+            let tmp = tmp.keep();
+            if std::fs::rename(&tmp, &cached).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            let vmlinuz = find_vmlinuz(&cached.join("boot"))?.ok_or_else(|| {
+                BuildError::Kernel(format!("{}: no boot/vmlinuz-*", cached.display()))
+            })?;
+            return kernel(&cached, vmlinuz);
         }
         let depends = fields.get("Depends").cloned().unwrap_or_default();
         let Some(next) = depends

@@ -17,6 +17,7 @@ mod esp;
 mod ids;
 mod initramfs;
 mod kernel;
+mod libs;
 pub mod perm;
 mod preload;
 mod rootfs;
@@ -44,8 +45,10 @@ pub const PERM: &str = "perm";
 pub struct BuildOptions {
     pub instance: PathBuf,
     pub output: PathBuf,
-    /// Prebuilt static system binaries (else built from `workspace`).
+    /// Prebuilt system binaries (else built from `workspace`).
     pub bin_dir: Option<PathBuf>,
+    /// Cargo profile for building them from `workspace` (`release`).
+    pub profile: String,
     /// The paddock source tree (its Cargo.toml's directory).
     pub workspace: Option<PathBuf>,
     /// Downloaded kernel packages.
@@ -143,7 +146,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
             )),
         };
     eprintln!("paddock build: system binaries");
-    let system = binaries::system(source, epoch)?;
+    let system = binaries::system(source, &opts.profile, epoch)?;
     let mut programs = Vec::new();
     for p in &c.programs {
         eprintln!("paddock build: program {}", p.name);
@@ -161,18 +164,24 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         (None, Some(p)) => kernel::KernelInput::Package(p),
         (None, None) => return Err(BuildError::Kernel("config.yaml names no kernel".into())),
     };
-    let kernel = kernel::prepare(input, &opts.cache, work)?;
+    let kernel = kernel::prepare(input, &opts.cache)?;
 
     // 4. Root file system.
     eprintln!("paddock build: root file system");
     let root = work.join("root");
     rootfs::skeleton(&root)?;
     for (name, path) in &system {
-        rootfs::install(path, &root.join("usr/bin").join(name))?;
+        binaries::install(path, &root.join("usr/bin").join(name))?;
     }
     for (name, path) in &programs {
-        rootfs::install(path, &root.join("user").join(name))?;
+        binaries::install(path, &root.join("user").join(name))?;
     }
+    let all: Vec<(&str, &Path)> = system
+        .iter()
+        .chain(programs.iter().map(|(n, p)| (n, p)))
+        .map(|(n, p)| (n.as_str(), p.as_path()))
+        .collect();
+    let libraries = install_libs(&all, &root)?;
     let etc = root.join("etc/paddock");
     rootfs::write(&etc.join("system.json"), system_json.to_json().as_bytes())?;
     rootfs::write(&etc.join("paddockd.yaml"), paddockd_yaml(epoch).as_bytes())?;
@@ -233,7 +242,9 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     for d in ["dev", "proc", "sys", "newroot", "run", "tmp"] {
         rootfs::mkdir(&initrd_tree.join(d))?;
     }
-    rootfs::install(&system["paddock-init"], &initrd_tree.join("init"))?;
+    let init = &system["paddock-init"];
+    binaries::install(init, &initrd_tree.join("init"))?;
+    install_libs(&[("paddock-init", init.as_path())], &initrd_tree)?;
     kernel::initramfs_modules(&kernel, &initrd_tree)?;
     let initrd = initramfs::make(&initrd_tree, epoch)?;
     let vmlinuz = std::fs::read(&kernel.vmlinuz).map_err(io_err("reading", &kernel.vmlinuz))?;
@@ -345,6 +356,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         },
         root: root_files,
         esp: esp_list,
+        libraries,
         crates: workspace
             .as_ref()
             .map(|ws| sbom::crates(&ws.join("Cargo.lock")))
@@ -365,6 +377,25 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         sbom,
         layout,
     })
+}
+
+/// Copies the shared libraries `binaries` need into `tree`; what it copied.
+fn install_libs(binaries: &[(&str, &Path)], tree: &Path) -> Result<Vec<sbom::LibraryEntry>> {
+    let mut copied = Vec::new();
+    for (rel, lib) in libs::closure(binaries, Path::new("/"))? {
+        let to = tree.join(&rel);
+        if let Some(dir) = to.parent() {
+            rootfs::mkdir(dir)?;
+        }
+        rootfs::install(&lib.source, &to)?;
+        copied.push(sbom::LibraryEntry {
+            package: libs::debian_package(&rel, &lib.source),
+            source: lib.source.display().to_string(),
+            path: rel,
+            needed_by: lib.needed_by,
+        });
+    }
+    Ok(copied)
 }
 
 /// paddockd's settings on the device: the NTP client's marker, and a clock

@@ -45,6 +45,11 @@ pub fn skeleton(root: &Path) -> Result<()> {
         b"root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )?;
     write(&root.join("etc/group"), b"root:x:0:\nnogroup:x:65534:\n")?;
+    // glibc (paddockd is dynamic): files and dns are built into libc.so.6.
+    write(
+        &root.join("etc/nsswitch.conf"),
+        b"passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\nservices: files\nprotocols: files\n",
+    )?;
     let ca = Path::new(CA_BUNDLE);
     let data = std::fs::read(ca).map_err(|e| BuildError::Io {
         context: "reading CA certificates (apt-get install ca-certificates)",

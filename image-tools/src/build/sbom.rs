@@ -19,6 +19,8 @@ pub struct Sbom {
     pub kernel: KernelInfo,
     pub root: Vec<FileEntry>,
     pub esp: Vec<FileEntry>,
+    /// Shared libraries copied from the build host for the binaries.
+    pub libraries: Vec<LibraryEntry>,
     /// `name version` of every crate in the workspace's Cargo.lock.
     pub crates: Vec<String>,
 }
@@ -29,6 +31,18 @@ pub struct KernelInfo {
     pub version: String,
     pub release: String,
     pub deb_sha256: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct LibraryEntry {
+    /// In the image, e.g. `lib/x86_64-linux-gnu/libc.so.6`.
+    pub path: String,
+    /// The build host's file it was copied from.
+    pub source: String,
+    /// The Debian package and version it came from, when known.
+    pub package: Option<String>,
+    /// The binary or library that needs it.
+    pub needed_by: String,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -122,6 +136,16 @@ pub fn print(s: &Sbom) {
         s.kernel.release,
         modules.len()
     );
+    if !s.libraries.is_empty() {
+        println!("shared libraries (from the build host):");
+        for l in &s.libraries {
+            println!(
+                "  /{:<44} {}",
+                l.path,
+                l.package.as_deref().unwrap_or("(no Debian package)")
+            );
+        }
+    }
     println!("ESP:");
     for f in &s.esp {
         println!("  {:>10}  {:<64}  {}", f.size, f.sha256, f.path);

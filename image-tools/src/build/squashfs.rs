@@ -13,11 +13,16 @@ pub fn make(tree: &Path, out: &Path, epoch: u64) -> Result<()> {
     cmd.arg(tree)
         .arg(out)
         .args(["-noappend", "-no-progress", "-quiet", "-comp", "zstd"])
+        // Level 6 instead of mksquashfs's 15: measured 1.8 s instead of 23 s
+        // for the kernel's modules on 2 cores, 7% larger.
+        .args(["-Xcompression-level", "6"])
         .args(["-all-root", "-no-xattrs", "-b", "131072"])
         .arg("-all-time")
         .arg(epoch.to_string())
         .arg("-mkfs-time")
-        .arg(epoch.to_string());
+        .arg(epoch.to_string())
+        // mksquashfs refuses SOURCE_DATE_EPOCH next to -all-time/-mkfs-time.
+        .env_remove("SOURCE_DATE_EPOCH");
     tool::run(cmd, "mksquashfs")?;
     Ok(())
 }

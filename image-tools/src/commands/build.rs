@@ -10,6 +10,7 @@ pub struct BuildArgs {
     pub output: Option<PathBuf>,
     pub bin_dir: Option<PathBuf>,
     pub workspace: Option<PathBuf>,
+    pub profile: String,
     pub epoch: Option<u64>,
     pub quiet: bool,
 }
@@ -30,6 +31,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<i32> {
             .bin_dir
             .or_else(|| std::env::var_os("PADDOCK_BIN_DIR").map(PathBuf::from)),
         workspace: args.workspace,
+        profile: args.profile,
         cache: cache_dir(),
         epoch: args.epoch,
     };

@@ -25,7 +25,7 @@ update_password: {password}
 # ~/.cache/paddock) or a local .deb file:  kernel: {{deb: ./linux-image.deb}}
 kernel:
   package: linux-image-cloud-amd64
-# Rust programs, each built statically into /user/<name> (`paddock add`).
+# Rust programs, each built into /user/<name> (`paddock add`).
 programs: []
 #  - name: hello
 #    path: ./hello            # a cargo package; or  crate: NAME  (+ version:)
