@@ -55,6 +55,8 @@ fn lock_instance(paths: &Paths) -> anyhow::Result<nix::fcntl::Flock<std::fs::Fil
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
+        // Colours only on a terminal: service logs go to files and the serial console.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .with_writer(std::io::stderr)
         .init();

@@ -467,9 +467,10 @@ impl Network {
     }
 }
 
-/// Whether `inet paddock` exists (a cheap check through the netlink API).
+/// Whether `inet paddock` exists (a cheap check through the netlink API);
+/// without nf_tables in the kernel (module not loaded yet) it cannot.
 fn table_exists() -> bool {
-    nft::exists().unwrap_or(true)
+    nft::exists().unwrap_or(false)
 }
 
 /// Loads the kernel modules bridged networking needs.

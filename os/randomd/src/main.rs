@@ -33,6 +33,8 @@ struct Args {
 
 fn main() {
     tracing_subscriber::fmt()
+        // Colours only on a terminal: service logs go to files and the serial console.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PADDOCK_RANDOMD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
