@@ -77,10 +77,18 @@ pub fn system(source: Source<'_>, profile: &str, epoch: u64) -> Result<BTreeMap<
                 .args(["build", "--locked", "--workspace", "--profile", profile])
                 .arg("--manifest-path")
                 .arg(ws.join("Cargo.toml"));
+            // The whole workspace, as `cargo build --release --workspace`
+            // builds it: `--bin` filters change the dependencies' features
+            // (measured: zstd-sys and aws-lc-sys built a second time).
+            let mut exes = cargo_executables(cmd, "building the system binaries")?;
+            let mut found = BTreeMap::new();
             for b in SYSTEM {
-                cmd.args(["--bin", b]);
+                let exe = exes.remove(*b).ok_or_else(|| {
+                    BuildError::Binary(format!("cargo build --workspace made no {b}"))
+                })?;
+                found.insert(b.to_string(), exe);
             }
-            cargo_executables(cmd, "building the system binaries")?
+            found
         }
     };
     for (name, path) in &found {
