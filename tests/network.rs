@@ -6,10 +6,9 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use support::instance::{bin, busybox_rootfs, Instance};
+use support::instance::{build_busybox_image, busybox_rootfs, Instance};
 use support::net::{build_udp_echo, TestHosts, CLIENT_IP, HOST_IP};
 
 const IMAGE: &str = "paddock.test/net:1";
@@ -27,27 +26,7 @@ fn setup() -> (TestHosts, Instance) {
     let rootfs = tempfile::tempdir().unwrap();
     busybox_rootfs(rootfs.path());
     build_udp_echo(&rootfs.path().join("bin/udp-echo"));
-    let out = Command::new(bin("paddock"))
-        .arg("--root")
-        .arg(inst.root())
-        .args(["image", "build", "--rootfs"])
-        .arg(rootfs.path())
-        .args([
-            "--tag",
-            IMAGE,
-            "--import",
-            "--cmd",
-            "[\"sh\"]",
-            "--env",
-            "PATH=/bin",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    build_busybox_image(inst.root(), rootfs.path(), IMAGE, "--import");
     (hosts, inst)
 }
 
@@ -71,6 +50,11 @@ fn exec(inst: &Instance, name: &str, cmd: &[&str]) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
+}
+
+/// `wget` of `url` inside container `name`: the body, or the error.
+fn container_wget(inst: &Instance, name: &str, url: &str) -> Result<String, String> {
+    exec(inst, name, &["timeout", "5", "wget", "-q", "-O", "-", url])
 }
 
 /// Retries `f` for a few seconds (a fresh httpd needs a moment to listen).
@@ -144,29 +128,11 @@ fn published_ports_answer_from_everywhere() {
     );
     // From another container: through the host's address (hairpin) and by name.
     assert_eq!(
-        exec(
-            &inst,
-            "other",
-            &[
-                "timeout",
-                "5",
-                "wget",
-                "-q",
-                "-O",
-                "-",
-                &format!("http://{HOST_IP}:8080/")
-            ]
-        )
-        .unwrap(),
+        container_wget(&inst, "other", &format!("http://{HOST_IP}:8080/")).unwrap(),
         "hello from web\n"
     );
     assert_eq!(
-        exec(
-            &inst,
-            "other",
-            &["timeout", "5", "wget", "-q", "-O", "-", "http://web/"]
-        )
-        .unwrap(),
+        container_wget(&inst, "other", "http://web/").unwrap(),
         "hello from web\n"
     );
     let hosts_file = exec(&inst, "other", &["cat", "/etc/hosts"]).unwrap();
@@ -196,29 +162,12 @@ fn published_ports_answer_from_everywhere() {
         ],
     );
     let body = eventually(&inst, "the uplink server from a container", || {
-        exec(
-            &inst,
-            "other",
-            &[
-                "timeout",
-                "5",
-                "wget",
-                "-q",
-                "-O",
-                "-",
-                &format!("http://{CLIENT_IP}:9090/"),
-            ],
-        )
+        container_wget(&inst, "other", &format!("http://{CLIENT_IP}:9090/"))
     });
     assert_eq!(body, "uplink\n");
     // container:web shares web's namespace; none has only loopback.
     assert_eq!(
-        exec(
-            &inst,
-            "sidecar",
-            &["timeout", "5", "wget", "-q", "-O", "-", "http://127.0.0.1/"]
-        )
-        .unwrap(),
+        container_wget(&inst, "sidecar", "http://127.0.0.1/").unwrap(),
         "hello from web\n"
     );
     let links = exec(&inst, "alone", &["ip", "-o", "link"]).unwrap();

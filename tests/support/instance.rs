@@ -323,15 +323,22 @@ pub fn push_busybox(registry: &str, repo: &str, insecure_root: &Path) -> String 
     let rootfs = tempfile::tempdir().unwrap();
     busybox_rootfs(rootfs.path());
     let tag = format!("{registry}/{repo}");
+    build_busybox_image(insecure_root, rootfs.path(), &tag, "--push");
+    tag
+}
+
+/// `paddock image build` of `rootfs` as `tag` (a busybox image: `sh`, PATH
+/// /bin) with `mode` `--push` or `--import` (into `root`'s store).
+pub fn build_busybox_image(root: &Path, rootfs: &Path, tag: &str, mode: &str) {
     let out = Command::new(bin("paddock"))
         .arg("--root")
-        .arg(insecure_root)
+        .arg(root)
         .args(["image", "build", "--rootfs"])
-        .arg(rootfs.path())
+        .arg(rootfs)
         .args([
             "--tag",
-            &tag,
-            "--push",
+            tag,
+            mode,
             "--cmd",
             "[\"sh\"]",
             "--env",
@@ -344,5 +351,4 @@ pub fn push_busybox(registry: &str, repo: &str, insecure_root: &Path) -> String 
         "paddock image build failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    tag
 }
