@@ -3,6 +3,7 @@
 //!
 //! - [`config::SystemConfig`]: `/etc/paddock/system.json`, written by
 //!   `paddock build` and read by init at boot.
+//! - [`addresses`]: which local addresses management servers may bind.
 //! - [`control`]: the control socket protocol and a client.
 //! - [`supervisor::run`]: service supervision (restart with backoff,
 //!   wait_for_clock, dont_start, logs, reaping, stop with grace), usable as
@@ -10,6 +11,7 @@
 //!
 //! The boot stages (initramfs, real root) live in the binary.
 
+pub mod addresses;
 pub mod config;
 pub mod control;
 pub mod logbuf;
