@@ -4,7 +4,8 @@
 //! a real `paddock-init --no-pid1` (its control socket) for services and a
 //! real paddockd (its API socket, proxied under `/api`, the exec upgrade
 //! included) for containers. It implements nothing of its own beyond
-//! translating routes.
+//! translating routes. [`has_web_server`] tells whether the paddock-init
+//! at hand serves the real thing (`--web-listen`), which tests then prefer.
 
 #![allow(dead_code)]
 
@@ -26,47 +27,80 @@ use super::instance::bin;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
-/// `paddock-init --no-pid1` on a temporary root with `services` (JSON
-/// service objects of system.json); stopped by pid on drop.
+/// `paddock-init --no-pid1` with `services` (JSON service objects of
+/// system.json), on its own temporary root or on `root` (where paddockd
+/// runs, so init's web server finds its socket); stopped by pid on drop.
 pub struct TestInit {
-    pub root: tempfile::TempDir,
+    pub root: PathBuf,
+    _temp: Option<tempfile::TempDir>,
     child: Option<Child>,
+}
+
+/// Whether this paddock-init serves the device's web UI (`--web-listen`).
+pub fn has_web_server(init: &Path) -> bool {
+    Command::new(init)
+        .arg("--help")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("--web-listen"))
+        .unwrap_or(false)
 }
 
 impl TestInit {
     pub fn start(services: Value) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("etc/paddock")).unwrap();
-        std::fs::write(
-            root.path().join("etc/paddock/system.json"),
-            json!({"hostname": "test", "services": services}).to_string(),
-        )
-        .unwrap();
-        let child = Command::new(bin("paddock-init"))
-            .args(["--no-pid1", "--root"])
-            .arg(root.path())
-            .args(["--grace-ms", "500", "--backoff-ms", "100"])
+        Self::start_in(&bin("paddock-init"), None, services, None)
+    }
+
+    /// `web`: serve the web UI on 127.0.0.1:PORT with this bcrypt hash.
+    pub fn start_in(
+        init: &Path,
+        root: Option<&Path>,
+        services: Value,
+        web: Option<(u16, String)>,
+    ) -> Self {
+        let temp = root.is_none().then(|| tempfile::tempdir().unwrap());
+        let root = root
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| temp.as_ref().unwrap().path().to_path_buf());
+        std::fs::create_dir_all(root.join("etc/paddock")).unwrap();
+        let mut config = json!({"hostname": "test", "services": services});
+        if let Some((_, hash)) = &web {
+            config["update_password_hash"] = json!(hash);
+        }
+        std::fs::write(root.join("etc/paddock/system.json"), config.to_string()).unwrap();
+        let mut cmd = Command::new(init);
+        cmd.args(["--no-pid1", "--root"]).arg(&root).args([
+            "--grace-ms",
+            "500",
+            "--backoff-ms",
+            "100",
+        ]);
+        if let Some((port, _)) = &web {
+            cmd.arg("--web-listen").arg(format!("127.0.0.1:{port}"));
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let init = Self {
             root,
+            _temp: temp,
             child: Some(child),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !init.socket().exists() {
-            assert!(
-                Instant::now() < deadline,
-                "paddock-init's socket never came"
-            );
+        while !init.socket().exists()
+            || web.as_ref().is_some_and(|(port, _)| {
+                std::net::TcpStream::connect(("127.0.0.1", *port)).is_err()
+            })
+        {
+            assert!(Instant::now() < deadline, "paddock-init never came up");
             std::thread::sleep(Duration::from_millis(20));
         }
         init
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.root.path().join("run/paddock/init.sock")
+        self.root.join("run/paddock/init.sock")
     }
 }
 
