@@ -52,7 +52,17 @@ impl Device {
 pub async fn is_container(client: &crate::client::Client, name: &str) -> anyhow::Result<bool> {
     let path = format!("/v1/containers/{}", paddockd::api::percent_encode(name));
     let resp = client.send("GET", &path, None, false).await?;
-    Ok(resp.status().is_success())
+    let status = resp.status();
+    if !status.is_success() && status != hyper::StatusCode::NOT_FOUND {
+        use http_body_util::BodyExt;
+        let body = resp.into_body().collect().await?.to_bytes();
+        tracing::warn!(
+            "containers on {}: {}",
+            client.peer(),
+            crate::client::error_message(status, &body)
+        );
+    }
+    Ok(status.is_success())
 }
 
 /// `HOST` → `HOST:PORT`; `HOST:P`, `[V6]:P` stay; a bare IPv6 gets brackets.
