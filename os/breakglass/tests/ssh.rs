@@ -364,3 +364,118 @@ fn hanging_up_ends_the_program() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Without --listen: every private address, followed as they come and go.
+/// Runs in a network namespace of its own (unshare, util-linux; ip,
+/// iproute2) with a veth pair that gets addresses later.
+#[test]
+fn follows_private_addresses_in_a_network_namespace() {
+    let unshare = need("unshare", "util-linux");
+    let nsenter = need("nsenter", "util-linux");
+    let ip = need("ip", "iproute2");
+    need("busybox", "busybox-static");
+    let dir = tempfile::tempdir().unwrap();
+    keygen(&dir.path().join("client"));
+    std::fs::copy(
+        dir.path().join("client.pub"),
+        dir.path().join("authorized_keys"),
+    )
+    .unwrap();
+    let log_path = dir.path().join("log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let script = format!(
+        "{ip} link set lo up && exec {bin} --port 2222 --host-key {dir}/host_key --authorized-keys {dir}/authorized_keys",
+        ip = ip.display(),
+        bin = env!("CARGO_BIN_EXE_paddock-breakglass"),
+        dir = dir.path().display()
+    );
+    let mut child = Command::new(unshare)
+        .args(["--net", "--", "/bin/sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let _guard = Kill(&mut child);
+    let netns = format!("--net=/proc/{pid}/ns/net");
+    let in_ns = |prog: &Path, args: &[&str]| -> Output {
+        Command::new(&nsenter)
+            .arg(&netns)
+            .arg(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ssh_to = |addr: &str| -> Output {
+        let key = dir.path().join("client");
+        in_ns(
+            &need("ssh", "openssh-client"),
+            &[
+                "-F",
+                "/dev/null",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=2",
+                "-i",
+                key.to_str().unwrap(),
+                "-p",
+                "2222",
+                &format!("root@{addr}"),
+                "busybox",
+                "echo",
+                "ok",
+            ],
+        )
+    };
+    let wait_ok = |addr: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = ssh_to(addr);
+            if text(&out.stdout) == "ok\n" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no login on {addr}: {}\n{}",
+                text(&out.stderr),
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    wait_ok("127.0.0.1");
+    // A private address that appears later (as DHCP's would) is served
+    // within a few seconds; a public one never.
+    for args in [
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"][..],
+        &["addr", "add", "10.9.8.7/24", "dev", "v0"],
+        &["addr", "add", "203.0.113.9/24", "dev", "v0"],
+        &["link", "set", "v1", "up"],
+        &["link", "set", "v0", "up"],
+    ] {
+        let out = in_ns(&ip, args);
+        assert!(out.status.success(), "ip {args:?}: {}", text(&out.stderr));
+    }
+    wait_ok("10.9.8.7");
+    let out = ssh_to("203.0.113.9");
+    assert_ne!(text(&out.stdout), "ok\n", "listening on a public address");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("addr=10.9.8.7:2222"), "{log}");
+    assert!(!log.contains("203.0.113.9:2222"), "{log}");
+}
