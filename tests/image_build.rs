@@ -47,6 +47,10 @@ fn build_is_reproducible_and_has_the_contract_layout() {
         "image: 10.0.2.2:5000/test/busybox:latest\ncommand: [httpd, -f, -p, \"8080\"]\nnetwork: host\n",
     )
     .unwrap();
+    // Copied into /perm (for paddock-breakglass).
+    let keys =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test\n";
+    std::fs::write(inst.join("breakglass.authorized_keys"), keys).unwrap();
     let bins = stand_in_bins(tmp.path());
     // A dynamically linked stand-in: its loader and libraries must ship.
     std::fs::copy("/bin/ls", bins.join("paddockd")).unwrap();
@@ -75,6 +79,24 @@ fn build_is_reproducible_and_has_the_contract_layout() {
         assert!(dump.contains(name), "no partition {name}:\n{dump}");
     }
     assert!(dump.contains("label: gpt"), "{dump}");
+    // /perm holds the instance's breakglass.authorized_keys.
+    let perm_keys = |img: &Path, dump: &str| -> String {
+        let start: u64 = dump
+            .lines()
+            .find(|l| l.contains("name=\"perm\""))
+            .and_then(|l| l.split("start=").nth(1))
+            .and_then(|r| r.split(',').next())
+            .map(|n| n.trim().parse().unwrap())
+            .expect("perm partition start");
+        let out = Command::new("debugfs")
+            .arg("-R")
+            .arg("cat /breakglass.authorized_keys")
+            .arg(format!("{}?offset={}", img.display(), start * 512))
+            .output()
+            .expect("debugfs (apt-get install e2fsprogs)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(perm_keys(&a, &dump), keys);
 
     // The SBOM lists the root's files; the root has what the contract says.
     let sbom: serde_json::Value =
@@ -91,6 +113,8 @@ fn build_is_reproducible_and_has_the_contract_layout() {
         "usr/bin/paddock-init",
         "usr/bin/paddockd",
         "usr/bin/paddock-runner",
+        "usr/bin/paddock-breakglass",
+        "usr/bin/paddock",
         "etc/paddock/system.json",
         "etc/paddock/paddockd.yaml",
         "etc/paddock/registries.yaml",
@@ -169,6 +193,8 @@ fn build_is_reproducible_and_has_the_contract_layout() {
             .unwrap_or_default()
     };
     assert_eq!(guid_of(&dump, "root-a"), guid_of(&written, "root-a"));
+    // The new, bigger /perm keeps the image's files.
+    assert_eq!(perm_keys(&disk, &written), keys);
     // A target smaller than the image is refused and nothing is left.
     let small = tmp.path().join("small.raw");
     let out = paddock(&[
