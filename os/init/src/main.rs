@@ -8,7 +8,6 @@
 //!   paddock-init ctl [--socket PATH] list|start|stop|restart|logs|reboot|poweroff
 //! See os/README.md.
 
-mod gpt;
 mod mounts;
 mod net;
 mod stage1;
@@ -22,6 +21,7 @@ use clap::{Parser, Subcommand};
 
 use paddock_init::config::SystemConfig;
 use paddock_init::control::{self, Request};
+use paddock_init::gpt;
 use paddock_init::supervisor::{self, Options};
 
 #[derive(Parser)]

@@ -80,6 +80,11 @@ pub fn run() -> anyhow::Result<Infallible> {
         tracing::warn!("{e:#}");
     }
 
+    // A newly installed slot proves itself healthy or reboots (issue #5).
+    let _probation = paddock_init::update::spawn_probation(
+        paddock_init::update::ProbationOptions::system(&config),
+    );
+
     let mut opts = Options::new(RUN_DIR);
     opts.pid1 = true;
     let kind = supervisor::run(&config.services, opts)?;
