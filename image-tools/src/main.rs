@@ -118,6 +118,33 @@ enum Command {
         #[arg(long)]
         instance: Option<PathBuf>,
     },
+    /// Build the instance and install it on a running device over the
+    /// network (the inactive slot; rolled back automatically if unhealthy).
+    Update {
+        #[arg(long)]
+        instance: Option<PathBuf>,
+        /// The device: HOST[:PORT] (port default 80).
+        #[arg(long)]
+        host: String,
+        /// Default: config.yaml's update_password; env PADDOCK_PASSWORD.
+        #[arg(long, env = "PADDOCK_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Prebuilt system binaries (paddock-init, paddockd, …); env PADDOCK_BIN_DIR.
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        #[arg(long, default_value = "release")]
+        profile: String,
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Seconds to wait for the device to come back.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// Update even when the device already runs the built version.
+        #[arg(long)]
+        force: bool,
+    },
     /// Build the instance's disk image (GPT: ESP, root A/B, perm).
     Build {
         #[arg(long)]
@@ -221,6 +248,30 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             dont_start,
         }),
         Command::Edit { instance } => edit::run(instance.as_deref()),
+        Command::Update {
+            instance,
+            host,
+            password,
+            bin_dir,
+            workspace,
+            profile,
+            epoch,
+            timeout_secs,
+            force,
+        } => {
+            commands::update::run(commands::update::UpdateArgs {
+                instance,
+                host,
+                password,
+                bin_dir,
+                workspace,
+                profile,
+                epoch,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+                force,
+            })
+            .await
+        }
         Command::Build {
             instance,
             output,
