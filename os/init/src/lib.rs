@@ -21,3 +21,4 @@ pub mod gpt;
 pub mod logbuf;
 pub mod supervisor;
 pub mod update;
+pub mod web;

@@ -75,13 +75,13 @@ impl UpdateState {
     }
 }
 
-/// The routes for this device.
-pub fn router() -> Router {
+/// The routes for this device (`S`: the state of the router it is nested in).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     router_with(UpdateState::new(Device::system()))
 }
 
 /// The routes for `state` (tests stage a device).
-pub fn router_with(state: UpdateState) -> Router {
+pub fn router_with<S: Clone + Send + Sync + 'static>(state: UpdateState) -> Router<S> {
     Router::new()
         .route("/status", get(status))
         .route("/root", put(put_root))
