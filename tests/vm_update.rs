@@ -7,7 +7,7 @@
 //! 2. v1 → v2 (a changed program and a changed container manifest): the
 //!    device boots slot b on probation, init marks it good, v2 runs;
 //! 3. v3 whose user program exits at once (never healthy; health timeout
-//!    20 s, one try): the device reboots by itself, systemd-boot finds no
+//!    45 s, one try): the device reboots by itself, systemd-boot finds no
 //!    tries left and boots v2 again; `paddock update` exits 2 ("rolled back");
 //! 4. QEMU killed in the middle of an upload, started again on the same
 //!    disk: the device boots v2.
@@ -176,7 +176,7 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         &format!("{{insecure: [\"{guest_reg}\", \"{host_reg}\"], mirrors: {{\"{guest_reg}\": [\"{host_reg}\"]}}}}"),
     );
     set_config(&inst, "preload", "true");
-    set_config(&inst, "update", "{health_timeout_secs: 20, tries: 1}");
+    set_config(&inst, "update", "{health_timeout_secs: 45, tries: 1}");
     let config = std::fs::read_to_string(inst.join("config.yaml")).unwrap();
     let password = config
         .lines()

@@ -121,9 +121,16 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<serde_json::Value>
     let entries: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
+            // The running slot's counted entry is on probation even with no
+            // tries left (systemd-boot counted this very boot).
+            let state = if e.slot == slot && e.tries_left.is_some() {
+                "probation"
+            } else {
+                e.state()
+            };
             json!({
                 "file": e.file, "id": e.id(), "generation": e.generation, "slot": e.slot,
-                "tries_left": e.tries_left, "tries_done": e.tries_done, "state": e.state(),
+                "tries_left": e.tries_left, "tries_done": e.tries_done, "state": state,
             })
         })
         .collect();
