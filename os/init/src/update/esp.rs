@@ -64,8 +64,9 @@ impl Esp {
         if let Err(e) = paddock_kmod::ensure_loaded(&["vfat"]) {
             tracing::warn!("{e}");
         }
-        // The code page and character set vfat mounts with by default.
-        for nls in ["nls_cp437", "nls_utf8", "nls_iso8859_1"] {
+        // The code page and character set named below (kernels differ in
+        // their defaults: Debian's cloud kernel says "ascii").
+        for nls in ["nls_cp437", "nls_iso8859_1"] {
             if let Err(e) = paddock_kmod::ensure_loaded(&[nls]) {
                 tracing::debug!("{e}");
             }
@@ -76,7 +77,7 @@ impl Esp {
             mountpoint.as_path(),
             Some("vfat"),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&str>,
+            Some("codepage=437,iocharset=iso8859-1"),
         )
         .map_err(|e| {
             UpdateError::Mount(format!(
