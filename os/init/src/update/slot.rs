@@ -46,8 +46,8 @@ impl Slot {
     pub fn from_cmdline(cmdline: &str) -> Option<Slot> {
         cmdline
             .split_whitespace()
-            .filter_map(|w| w.strip_prefix("paddock.slot="))
-            .last()
+            .rev()
+            .find_map(|w| w.strip_prefix("paddock.slot="))
             .and_then(|v| {
                 let mut c = v.chars();
                 match (c.next(), c.next()) {
