@@ -158,8 +158,8 @@ fn build_is_reproducible_and_has_the_contract_layout() {
     for want in [
         "EFI/BOOT/BOOTX64.EFI",
         "loader/loader.conf",
-        "loader/entries/paddock-a.conf",
-        "loader/entries/paddock-b.conf",
+        "loader/entries/paddock-00000002-a.conf",
+        "loader/entries/paddock-00000001-b.conf",
         "paddock/a/vmlinuz",
         "paddock/a/initrd",
         "paddock/b/initrd",

@@ -118,7 +118,7 @@ fn the_cli_drives_services_and_containers_of_a_device() {
     let e = err(&paddock(&host, Some("wrong"), &["ps"]));
     assert!(
         e.contains(&format!(
-            "wrong password for {host}: check --instance/PADDOCK_PASSWORD"
+            "wrong password for {host}: check --password, PADDOCK_PASSWORD or --instance"
         )),
         "{e}"
     );

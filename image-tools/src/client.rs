@@ -148,7 +148,7 @@ impl Client {
             .with_context(|| format!("talking to {}", self.peer()))?;
         if resp.status() == StatusCode::UNAUTHORIZED && self.is_remote() {
             bail!(
-                "wrong password for {}: check --instance/PADDOCK_PASSWORD",
+                "wrong password for {}: check --password, PADDOCK_PASSWORD or --instance",
                 self.peer()
             );
         }

@@ -128,6 +128,27 @@ enum Command {
     },
     /// Edit the instance's config.yaml in $EDITOR (kept only when valid).
     Edit,
+    /// Build the instance and install it on a running device over the
+    /// network (the inactive slot; rolled back automatically if unhealthy).
+    /// The device is `--host HOST[:PORT]`, its password `--password`,
+    /// `$PADDOCK_PASSWORD` or the instance's update_password.
+    Update {
+        /// Prebuilt system binaries (paddock-init, paddockd, …); env PADDOCK_BIN_DIR.
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        #[arg(long, default_value = "release")]
+        profile: String,
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Seconds to wait for the device to come back.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// Update even when the device already runs the built version.
+        #[arg(long)]
+        force: bool,
+    },
     /// Build the instance's disk image (GPT: ESP, root A/B, perm).
     Build {
         /// Output file (default: HOSTNAME.img).
@@ -237,6 +258,35 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             dont_start,
         }),
         Command::Edit => edit::run(instance.as_deref()),
+        Command::Update {
+            bin_dir,
+            workspace,
+            profile,
+            epoch,
+            timeout_secs,
+            force,
+        } => {
+            let host = cli
+                .host
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("paddock update needs --host HOST[:PORT]"))?;
+            let password = cli
+                .password
+                .clone()
+                .or_else(|| std::env::var("PADDOCK_PASSWORD").ok().filter(|p| !p.is_empty()));
+            commands::update::run(commands::update::UpdateArgs {
+                instance,
+                host,
+                password,
+                bin_dir,
+                workspace,
+                profile,
+                epoch,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+                force,
+            })
+            .await
+        }
         Command::Build {
             output,
             bin_dir,

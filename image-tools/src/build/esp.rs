@@ -1,11 +1,13 @@
 //! The EFI system partition: FAT32 written with the `fatfs` crate (fixed
 //! volume id, time stamps at the FAT epoch because the crate's clock is
 //! off), holding systemd-boot, its loader entries and a kernel + initramfs
-//! per root slot.
+//! per root slot, and the loader entries of both slots.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
+
+use paddock_init::update::{entries, Slot};
 
 use super::error::{io_err, BuildError, Result};
 
@@ -73,20 +75,21 @@ pub fn make(out: &Path, size: u64, volume_id: u32, files: &[EspFile]) -> Result<
     Ok(())
 }
 
-/// `loader/entries/paddock-<slot>.conf`.
-pub fn loader_entry(slot: char, root_partuuid: &str, version: &str) -> String {
-    format!(
-        "title paddock {version} (slot {slot})\n\
-         linux /paddock/{slot}/vmlinuz\n\
-         initrd /paddock/{slot}/initrd\n\
-         options {}\n",
-        kernel_cmdline(slot, root_partuuid)
-    )
+/// The initial loader entries: both slots good, slot A's generation higher
+/// so systemd-boot boots it (the naming: paddock_init::update::entries).
+pub fn initial_entries(partuuid: impl Fn(Slot) -> String, version: &str) -> Vec<EspFile> {
+    [(Slot::A, 2), (Slot::B, 1)]
+        .into_iter()
+        .map(|(slot, generation)| EspFile {
+            path: format!(
+                "{}/{}",
+                entries::ENTRIES_DIR,
+                entries::file_name(generation, slot, None)
+            ),
+            data: entries::contents(slot, generation, &partuuid(slot), version).into_bytes(),
+        })
+        .collect()
 }
 
-/// The kernel command line of the contract (docs: OS-CONTRACT.md).
-pub fn kernel_cmdline(slot: char, root_partuuid: &str) -> String {
-    format!("root=PARTUUID={root_partuuid} paddock.slot={slot} console=tty0 console=ttyS0,115200")
-}
-
-pub const LOADER_CONF: &str = "default paddock-a.conf\ntimeout 0\nconsole-mode keep\neditor no\n";
+/// `loader/loader.conf`: no `default` (the entries' order decides).
+pub const LOADER_CONF: &str = entries::LOADER_CONF;

@@ -56,6 +56,9 @@ pub struct BuildOptions {
     /// SOURCE_DATE_EPOCH; default: the environment, else the workspace's
     /// last commit, else config.yaml's modification time.
     pub epoch: Option<u64>,
+    /// Also keep the update's pieces here (`paddock update`): `root.squashfs`,
+    /// `vmlinuz`, `initrd`.
+    pub artifacts: Option<PathBuf>,
 }
 
 /// The finished image.
@@ -65,6 +68,9 @@ pub struct BuildReport {
     pub sbom_path: PathBuf,
     pub sbom: sbom::Sbom,
     pub layout: disk::Layout,
+    /// `build.json`'s `version`: paddock's version, the epoch and a hash of
+    /// the root's contents.
+    pub version: String,
 }
 
 pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
@@ -117,7 +123,23 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let registries =
         paddockd::store::RegistriesConfig::parse(&registries_yaml, &instance.config_path)
             .map_err(|e| BuildError::Containers(e.to_string()))?;
-    let system_json = system_config::build(c)?;
+    let mut system_json = system_config::build(c)?;
+    if system_json.update_password_hash.is_none() {
+        // Until system_config writes it (W): bcrypt with a salt derived from
+        // the instance, so builds stay reproducible.
+        let salt: [u8; 16] = Ids::new(&c.hostname, &c.update_password)
+            .uuid("update-password-salt")
+            .into_bytes();
+        let hash = bcrypt::hash_with_salt(&c.update_password, 10, salt)
+            .map_err(|e| BuildError::Layout(format!("hashing the update password: {e}")))?;
+        system_json.update_password_hash = Some(hash.format_for_version(bcrypt::Version::TwoB));
+    }
+    if c.update != Default::default() {
+        system_json.update = Some(paddock_init::config::UpdateSettings {
+            health_timeout_secs: c.update.health_timeout_secs,
+            tries: c.update.tries,
+        });
+    }
     let out_dir = match opts.output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -209,11 +231,25 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         epoch,
     )
     .await?;
+    // The version names the contents: any change of a file changes it.
+    let contents = serde_json::to_vec(&sbom::list_tree(&root)?)
+        .map_err(|e| BuildError::Layout(e.to_string()))?;
+    let content_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&contents));
+    let image_version = format!(
+        "{}+{epoch}.{}",
+        env!("CARGO_PKG_VERSION"),
+        &content_hash[..12]
+    );
     let build_json = serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": image_version,
+        "build_time": chrono::DateTime::from_timestamp(i64::try_from(epoch).unwrap_or(0), 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "kernel": kernel.release,
+        "instance": c.hostname,
+        "paddock_version": env!("CARGO_PKG_VERSION"),
         "source_date_epoch": epoch,
         "hostname": c.hostname,
-        "kernel": { "package": kernel.package, "version": kernel.package_version, "release": kernel.release },
+        "kernel_package": { "package": kernel.package, "version": kernel.package_version, "release": kernel.release },
         "preloaded": images,
     });
     rootfs::write(
@@ -259,7 +295,12 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         ],
         |name| ids.uuid(name),
     );
-    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), kernel.release);
+    let part_guid = |slot: paddock_init::update::Slot| {
+        layout
+            .part(slot.partname())
+            .map(|p| p.guid.to_string())
+            .unwrap_or_default()
+    };
     let mut esp_files = vec![
         esp::EspFile {
             path: "EFI/BOOT/BOOTX64.EFI".into(),
@@ -271,15 +312,8 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
             data: esp::LOADER_CONF.as_bytes().to_vec(),
         },
     ];
-    for (slot, part) in [('a', ROOT_A), ('b', ROOT_B)] {
-        let guid = layout
-            .part(part)
-            .map(|p| p.guid.to_string())
-            .unwrap_or_default();
-        esp_files.push(esp::EspFile {
-            path: format!("loader/entries/paddock-{slot}.conf"),
-            data: esp::loader_entry(slot, &guid, &version).into_bytes(),
-        });
+    esp_files.extend(esp::initial_entries(part_guid, &image_version));
+    for slot in ['a', 'b'] {
         esp_files.push(esp::EspFile {
             path: format!("paddock/{slot}/vmlinuz"),
             data: vmlinuz.clone(),
@@ -297,6 +331,14 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
             setting: "disk.esp",
             have: c.disk.esp.to_string(),
         });
+    }
+    if let Some(dir) = &opts.artifacts {
+        std::fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
+        for (name, from) in [("root.squashfs", &root_img), ("vmlinuz", &kernel.vmlinuz)] {
+            std::fs::copy(from, dir.join(name)).map_err(io_err("copying", from))?;
+        }
+        rootfs::write(&dir.join("initrd"), &initrd)?;
+        rootfs::write(&dir.join("version"), image_version.as_bytes())?;
     }
     let esp_img = work.join("esp.img");
     esp::make(&esp_img, c.disk.esp.0, ids.u32("esp-volume"), &esp_files)?;
@@ -387,6 +429,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         sbom_path,
         sbom,
         layout,
+        version: image_version,
     })
 }
 

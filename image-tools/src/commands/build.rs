@@ -34,6 +34,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<i32> {
         profile: args.profile,
         cache: cache_dir(),
         epoch: args.epoch,
+        artifacts: None,
     };
     let report = build::build(&opts).await?;
     if !args.quiet {
@@ -57,11 +58,12 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<i32> {
         report.sbom.image_sha256
     );
     println!("contents listed in {}", report.sbom_path.display());
+    println!("version {}", report.version);
     Ok(0)
 }
 
 /// `$XDG_CACHE_HOME/paddock` or `~/.cache/paddock`.
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(x).join("paddock");
     }

@@ -11,5 +11,6 @@ pub mod instance_dir;
 pub mod logs;
 pub mod new;
 pub mod ps;
+pub mod update;
 pub mod validate;
 pub mod write;

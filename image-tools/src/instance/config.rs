@@ -51,6 +51,26 @@ pub struct InstanceConfig {
     /// Partition sizes.
     #[serde(default)]
     pub disk: DiskSizes,
+    /// Over-the-air updates: probation of a new slot (#5).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub update: UpdateConfig,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// `update:` — how long a newly installed slot may take to become healthy
+/// and how many boots it gets before the device goes back to the old one.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConfig {
+    /// Seconds (default 60).
+    #[serde(default)]
+    pub health_timeout_secs: Option<u64>,
+    /// Boots (default 2).
+    #[serde(default)]
+    pub tries: Option<u32>,
 }
 
 fn default_containers() -> PathBuf {

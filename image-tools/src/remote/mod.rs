@@ -22,8 +22,9 @@ pub struct Device {
 
 impl Device {
     /// `host` is `HOST[:PORT]` (IPv6: `[ADDR]:PORT`); the port defaults to
-    /// the instance's `http_port`, else 80. The password comes from the
-    /// instance's `update_password`, else `$PADDOCK_PASSWORD`, else `password`.
+    /// the instance's `http_port`, else 80. The password is `password`
+    /// (`--password`), else `$PADDOCK_PASSWORD`, else the instance's
+    /// `update_password`: the most explicit wins.
     pub fn resolve(
         host: &str,
         instance: Option<&Path>,
@@ -38,10 +39,9 @@ impl Device {
             .transpose()?;
         let port = instance.as_ref().map(|i| i.config.http_port).unwrap_or(80);
         let host = with_port(host, port)?;
-        let password = instance
-            .map(|i| i.config.update_password)
+        let password = password
             .or(env_password.filter(|p| !p.is_empty()))
-            .or(password);
+            .or(instance.map(|i| i.config.update_password));
         Ok(Device { host, password })
     }
 }
@@ -110,14 +110,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inst = dir.path().join("gate");
         Instance::create(&inst, "gate").unwrap();
-        let d = Device::resolve("gate", Some(&inst), Some("env".into()), None).unwrap();
+        let d = Device::resolve("gate", Some(&inst), None, None).unwrap();
         let config = Instance::load(&inst).unwrap().config;
         assert_eq!(d.password.as_deref(), Some(config.update_password.as_str()));
+        let d = Device::resolve("gate", Some(&inst), Some("env".into()), None).unwrap();
+        assert_eq!(d.password.as_deref(), Some("env"));
         assert_eq!(d.host, format!("gate:{}", config.http_port));
         let d = Device::resolve("gate:1", None, Some("env".into()), Some("flag".into())).unwrap();
         assert_eq!(
             (d.host.as_str(), d.password.as_deref()),
-            ("gate:1", Some("env"))
+            ("gate:1", Some("flag"))
         );
         let d = Device::resolve("gate", None, None, Some("flag".into())).unwrap();
         assert_eq!(d.password.as_deref(), Some("flag"));

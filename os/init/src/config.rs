@@ -48,6 +48,9 @@ pub struct SystemConfig {
     pub network: Network,
     #[serde(default)]
     pub ntp: Ntp,
+    /// Over-the-air updates (issue #5): probation of a newly booted slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateSettings>,
     /// Everything init starts and supervises, system services and the
     /// user's programs alike, in start order.
     #[serde(default)]
@@ -97,6 +100,19 @@ impl Default for Network {
 pub struct Ntp {
     #[serde(default)]
     pub servers: Vec<String>,
+}
+
+/// `update`: how a newly installed slot is put on probation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettings {
+    /// How long a new slot may take to become healthy before init reboots
+    /// (back to the old slot once its tries are used up). Default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_timeout_secs: Option<u64>,
+    /// Boots a new slot gets before systemd-boot gives up on it. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u32>,
 }
 
 /// One supervised program.
@@ -161,6 +177,7 @@ impl SystemConfig {
             breakglass: false,
             network: Network::default(),
             ntp: Ntp::default(),
+            update: None,
             services: Vec::new(),
         }
     }

@@ -1,4 +1,5 @@
-//! Finding a partition by its GPT unique GUID (`root=PARTUUID=…`). Without
+//! Finding a partition by its GPT unique GUID (`root=PARTUUID=…`) or name,
+//! and a partition's GUID from its sysfs entry. Without
 //! udev nothing publishes PARTUUIDs, so init reads the partition table.
 
 use std::fs::File;
@@ -86,6 +87,28 @@ pub fn find_by_partuuid(sys_block: &Path, dev: &Path, partuuid: &str) -> Option<
         }
     }
     None
+}
+
+/// The unique GUID of the partition `name` (`vda2`) in `sys_block`, read
+/// from its disk's partition table in `dev`.
+pub fn partuuid_of(sys_block: &Path, dev: &Path, name: &str) -> std::io::Result<Option<String>> {
+    let part = sys_block.join(name);
+    let partn: u32 = std::fs::read_to_string(part.join("partition"))?
+        .trim()
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e}")))?;
+    let disk = std::fs::canonicalize(&part)?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| std::io::Error::other("partition without a disk"))?;
+    let disk_name = disk
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("partition without a disk"))?;
+    let sector = std::fs::read_to_string(disk.join("queue/logical_block_size"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(512);
+    partition_guid(&dev.join(disk_name), sector, partn)
 }
 
 /// The /dev node of the partition whose GPT name is `name` (the kernel
@@ -203,5 +226,9 @@ mod tests {
             Some(dev.join("vda2"))
         );
         assert_eq!(find_by_partname(&class, &dev, "nope"), None);
+        assert_eq!(
+            partuuid_of(&class, &dev, "vda1").unwrap().as_deref(),
+            Some("11111111-1111-1111-1111-111111111111")
+        );
     }
 }

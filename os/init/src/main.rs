@@ -4,11 +4,11 @@
 //! command line) it runs stage 1 in the initramfs (`/init` exists and
 //! `/etc/paddock/system.json` does not) or stage 2 on the real root.
 //! Otherwise:
-//!   paddock-init --no-pid1 --root DIR [--grace-ms N …] [--cgroup-root DIR]   supervise DIR/etc/paddock/system.json
+//!   paddock-init --no-pid1 --root DIR [--grace-ms N …] [--cgroup-root DIR] [--web-listen ADDR:PORT]…
+//!                                         supervise DIR/etc/paddock/system.json
 //!   paddock-init ctl [--socket PATH] list|start|stop|restart|logs|reboot|poweroff
 //! See os/README.md.
 
-mod gpt;
 mod mounts;
 mod net;
 mod stage1;
@@ -22,7 +22,9 @@ use clap::{Parser, Subcommand};
 
 use paddock_init::config::SystemConfig;
 use paddock_init::control::{self, Request};
+use paddock_init::gpt;
 use paddock_init::supervisor::{self, Options};
+use paddock_init::web::{self, Listen, WebConfig};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +54,10 @@ struct Args {
     /// cgroup below it (memory in `list`). Default: none without PID 1.
     #[arg(long)]
     cgroup_root: Option<PathBuf>,
+    /// Serve the web UI and API on ADDR:PORT (repeatable; with --no-pid1),
+    /// password hash from the config's `update_password_hash`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    web_listen: Vec<std::net::SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -136,6 +142,11 @@ fn cli(args: Args) -> anyhow::Result<()> {
     }
     let config_path = args.root.join("etc/paddock/system.json");
     let config = SystemConfig::load(&config_path)?;
+    if !args.web_listen.is_empty() {
+        let web = WebConfig::new(&args.root, &config.hostname, Listen::Fixed(args.web_listen))
+            .with_password_hash(config.update_password_hash.clone());
+        web::spawn(web)?;
+    }
     let mut opts = Options::new(args.root.join("run/paddock"));
     opts.grace = Duration::from_millis(args.grace_ms);
     opts.backoff_initial = Duration::from_millis(args.backoff_ms);

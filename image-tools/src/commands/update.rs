@@ -1,0 +1,284 @@
+//! `paddock update [--instance DIR] [--host HOST[:PORT]]`: build the
+//! instance, stream the new root and boot files to the device's inactive
+//! slot over authenticated HTTP (`/update/*`), compare the hashes the
+//! device read back with the local ones, switch, reboot, and wait until the
+//! device is back: success when the new slot runs and was marked good,
+//! failure (non-zero, loudly) when the device came back on the old slot.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use base64::Engine;
+use futures_util::TryStreamExt;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+
+use crate::build::{self, BuildOptions};
+
+pub struct UpdateArgs {
+    pub instance: Option<PathBuf>,
+    pub host: String,
+    pub password: Option<String>,
+    pub bin_dir: Option<PathBuf>,
+    pub workspace: Option<PathBuf>,
+    pub profile: String,
+    pub epoch: Option<u64>,
+    /// How long to wait for the device to come back.
+    pub timeout: Duration,
+    /// Update even when the device already runs this version.
+    pub force: bool,
+}
+
+/// The device's HTTP API with Basic auth.
+struct Device {
+    host: String,
+    auth: String,
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+impl Device {
+    async fn send(&self, req: Request<Body>) -> anyhow::Result<(u16, Value)> {
+        let stream = TcpStream::connect(&self.host)
+            .await
+            .with_context(|| format!("connecting to {}", self.host))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .with_context(|| format!("talking to {}", self.host))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let resp = sender
+            .send_request(req)
+            .await
+            .with_context(|| format!("request to {}", self.host))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .with_context(|| format!("reading the answer of {}", self.host))?
+            .to_bytes();
+        let json = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+        Ok((status, json))
+    }
+
+    fn request(&self, method: &str, path: &str) -> hyper::http::request::Builder {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Host", &self.host)
+            .header("Authorization", &self.auth)
+            .header("Accept", "application/json")
+    }
+
+    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let data = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = self
+            .request(method, path)
+            .header("Content-Type", "application/json")
+            .body(
+                Full::new(Bytes::from(data))
+                    .map_err(|never| match never {})
+                    .boxed(),
+            )?;
+        let (status, json) = self.send(req).await?;
+        check(method, path, status, json)
+    }
+
+    /// PUTs a file with its SHA-256; checks the device's answer against it.
+    async fn put_file(&self, path: &str, file: &Path, sha256: &str) -> anyhow::Result<Value> {
+        let f = tokio::fs::File::open(file)
+            .await
+            .with_context(|| format!("opening {}", file.display()))?;
+        let len = f.metadata().await?.len();
+        let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20).map_ok(Frame::data);
+        let req = self
+            .request("PUT", path)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", len)
+            .header("X-Paddock-Sha256", sha256)
+            .body(StreamBody::new(stream).boxed())?;
+        let started = Instant::now();
+        let (status, json) = self.send(req).await?;
+        let answer = check("PUT", path, status, json)?;
+        let device_sha = answer["sha256"].as_str().unwrap_or_default();
+        if device_sha != sha256 || answer["bytes"].as_u64() != Some(len) {
+            bail!(
+                "{path}: the device read back {device_sha} ({} bytes), we sent {sha256} ({len} bytes)",
+                answer["bytes"]
+            );
+        }
+        eprintln!(
+            "paddock update: {path}: {len} bytes in {:.1?}, sha256 {sha256} verified by the device",
+            started.elapsed()
+        );
+        Ok(answer)
+    }
+}
+
+fn check(method: &str, path: &str, status: u16, json: Value) -> anyhow::Result<Value> {
+    if status == 401 {
+        bail!("{method} {path}: 401 unauthorized: wrong password (config.yaml update_password)");
+    }
+    if !(200..300).contains(&status) {
+        let msg = json["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| json.to_string());
+        bail!("{method} {path}: {status}: {msg}");
+    }
+    Ok(json)
+}
+
+fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The loader entry of `slot` with the highest generation.
+fn newest_entry<'a>(status: &'a Value, slot: &str) -> Option<&'a Value> {
+    status["entries"]
+        .as_array()?
+        .iter()
+        .filter(|e| e["slot"] == slot)
+        .max_by_key(|e| e["generation"].as_u64().unwrap_or(0))
+}
+
+pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
+    let instance_dir = super::instance_dir::resolve(args.instance.as_deref())?;
+    let instance = crate::instance::Instance::load(&instance_dir)?;
+    let password = match args.password {
+        Some(p) => p,
+        None => instance.config.update_password.clone(),
+    };
+    let host = if args.host.contains(':') {
+        args.host.clone()
+    } else {
+        format!("{}:80", args.host)
+    };
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("paddock:{password}"))
+    );
+    let device = Device { host, auth };
+
+    // 1. Build (the image is a by-product; the pieces are what we send).
+    let work = tempfile::Builder::new()
+        .prefix("paddock-update-")
+        .tempdir()
+        .context("creating a temp dir")?;
+    let artifacts = work.path().join("update");
+    let report = build::build(&BuildOptions {
+        instance: instance_dir.clone(),
+        output: work.path().join("image.img"),
+        bin_dir: args
+            .bin_dir
+            .or_else(|| std::env::var_os("PADDOCK_BIN_DIR").map(PathBuf::from)),
+        workspace: args.workspace,
+        profile: args.profile,
+        cache: super::build::cache_dir(),
+        epoch: args.epoch,
+        artifacts: Some(artifacts.clone()),
+    })
+    .await?;
+    let version = report.version.clone();
+    eprintln!("paddock update: built version {version}");
+
+    // 2. Where the device is.
+    let before = device.json("GET", "/update/status", None).await?;
+    let (slot, target) = (
+        before["slot"].as_str().unwrap_or("?").to_string(),
+        before["inactive_slot"].as_str().unwrap_or("?").to_string(),
+    );
+    let old_version = before["version"].as_str().unwrap_or("?").to_string();
+    eprintln!(
+        "paddock update: {} runs version {old_version} on slot {slot}; writing slot {target}",
+        device.host
+    );
+    if old_version == version && !args.force {
+        println!("the device already runs version {version} (slot {slot}); nothing to do (--force to update anyway)");
+        return Ok(0);
+    }
+
+    // 3. Upload, each piece verified by the device reading it back.
+    let pieces = [
+        ("/update/root", "root.squashfs"),
+        ("/update/boot/vmlinuz", "vmlinuz"),
+        ("/update/boot/initrd", "initrd"),
+    ];
+    for (path, file) in pieces {
+        let file = artifacts.join(file);
+        let sha = sha256_file(&file)?;
+        device.put_file(path, &file, &sha).await?;
+    }
+    let switched = device
+        .json(
+            "POST",
+            "/update/switch",
+            Some(serde_json::json!({ "version": version })),
+        )
+        .await?;
+    eprintln!(
+        "paddock update: switched: the next boot tries {} ({} tries)",
+        switched["entry"].as_str().unwrap_or("?"),
+        switched["tries"]
+    );
+
+    // 4. Reboot and wait for the verdict.
+    device
+        .json("POST", "/reboot", None)
+        .await
+        .context("asking the device to reboot")?;
+    eprintln!(
+        "paddock update: rebooting; waiting up to {:?}",
+        args.timeout
+    );
+    let deadline = Instant::now() + args.timeout;
+    let mut last = String::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if let Ok(st) = device.json("GET", "/update/status", None).await {
+            let running = st["slot"].as_str().unwrap_or("?");
+            let running_version = st["version"].as_str().unwrap_or("?");
+            let entry = newest_entry(&st, &target);
+            let state = entry.and_then(|e| e["state"].as_str()).unwrap_or("missing");
+            let now = format!("slot {running}, version {running_version}, new entry {state}");
+            if now != last {
+                eprintln!("paddock update: device up: {now}");
+                last = now;
+            }
+            if running == target && state == "good" {
+                println!("the device runs version {running_version} on slot {running}");
+                return Ok(0);
+            }
+            if running == slot && (state == "bad" || state == "missing") {
+                eprintln!(
+                    "paddock update: ROLLBACK: version {version} on slot {target} did not come up healthy; \
+                     the device is back on version {running_version} (slot {running}). \
+                     See the device's console or `paddock logs --host` for why."
+                );
+                println!(
+                    "rolled back: the device runs version {running_version} on slot {running}"
+                );
+                return Ok(2);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the device did not report a verdict within {:?} (last seen: {})",
+                args.timeout,
+                if last.is_empty() { "never" } else { &last }
+            );
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Where an update's pieces live on this device: the kernel command line
+//! (running slot), the partitions (by GPT name, through sysfs), the ESP,
+//! build.json and system.json. Every path is a field so tests can stage
+//! them.
+
+use std::path::{Path, PathBuf};
+
+use super::error::UpdateError;
+use super::esp::{Esp, MountedEsp};
+use super::slot::Slot;
+use crate::gpt;
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// `/proc/cmdline`.
+    pub cmdline: PathBuf,
+    /// `/sys/class/block`.
+    pub sys_block: PathBuf,
+    /// `/dev`.
+    pub dev: PathBuf,
+    pub esp: Esp,
+    /// `/etc/paddock/build.json` (version, build time, kernel).
+    pub build_json: PathBuf,
+    /// `/etc/paddock/system.json` (update settings).
+    pub system_json: PathBuf,
+}
+
+impl Device {
+    /// The real device.
+    pub fn system() -> Self {
+        Self {
+            cmdline: "/proc/cmdline".into(),
+            sys_block: "/sys/class/block".into(),
+            dev: "/dev".into(),
+            esp: Esp::Partition {
+                partname: "esp".into(),
+                mountpoint: "/run/paddock/esp".into(),
+            },
+            build_json: "/etc/paddock/build.json".into(),
+            system_json: "/etc/paddock/system.json".into(),
+        }
+    }
+
+    /// The slot the running system booted from.
+    pub fn running_slot(&self) -> Result<Slot, UpdateError> {
+        let text = std::fs::read_to_string(&self.cmdline)
+            .map_err(UpdateError::io("reading", &self.cmdline))?;
+        Slot::from_cmdline(&text).ok_or_else(|| {
+            UpdateError::Slot(format!(
+                "no paddock.slot=a|b in {}: {}",
+                self.cmdline.display(),
+                text.trim()
+            ))
+        })
+    }
+
+    /// The /dev node of the partition named `name`.
+    pub fn partition(&self, name: &str) -> Result<PathBuf, UpdateError> {
+        gpt::find_by_partname(&self.sys_block, &self.dev, name)
+            .ok_or_else(|| UpdateError::NoPartition(name.to_string()))
+    }
+
+    /// The unique GUID of a slot's root partition (for `root=PARTUUID=`).
+    pub fn partuuid(&self, slot: Slot) -> Result<String, UpdateError> {
+        let dev = self.partition(slot.partname())?;
+        let name = dev
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        gpt::partuuid_of(&self.sys_block, &self.dev, &name)
+            .map_err(UpdateError::io("reading the partition table of", &dev))?
+            .ok_or_else(|| UpdateError::NoPartition(format!("{} (no GUID)", slot.partname())))
+    }
+
+    pub fn mount_esp(&self) -> Result<MountedEsp, UpdateError> {
+        self.esp
+            .mount(|name| gpt::find_by_partname(&self.sys_block, &self.dev, name))
+    }
+
+    /// build.json as JSON (`null` when missing or unreadable).
+    pub fn build_info(&self) -> serde_json::Value {
+        read_json(&self.build_json).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}

@@ -1,0 +1,229 @@
+//! Probation of a newly installed slot: when the running slot's loader
+//! entry still has a boot counter, watch init's services and paddockd until
+//! they have been healthy for a while, then rename the counter away (the
+//! entry is good from now on). If they are not healthy by the deadline, log
+//! why and reboot: systemd-boot counts the try, and once none are left it
+//! boots the old slot.
+//!
+//! Healthy: every service that is not `dont_start` is `running` (or waiting
+//! for the clock, which a device without network may do for a long time),
+//! none restarted during the hold, and paddockd answers `GET /v1/status`.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::device::Device;
+use super::entries::{self, Entry};
+use super::error::UpdateError;
+use crate::config::SystemConfig;
+use crate::control::{self, Request, ServiceStatus};
+
+/// Health deadline when system.json does not say.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct ProbationOptions {
+    pub device: Device,
+    /// init's control socket.
+    pub control_socket: PathBuf,
+    /// paddockd's API socket (checked when a service named `paddockd` exists).
+    pub paddockd_socket: PathBuf,
+    /// From boot (the thread's start) to giving up.
+    pub timeout: Duration,
+    /// How long everything must stay healthy.
+    pub hold: Duration,
+    pub poll: Duration,
+    /// Ask init to reboot on failure (tests: false).
+    pub reboot: bool,
+}
+
+impl ProbationOptions {
+    /// The real device, with system.json's `update.health_timeout_secs`.
+    pub fn system(config: &SystemConfig) -> Self {
+        let timeout = config
+            .update
+            .as_ref()
+            .and_then(|u| u.health_timeout_secs)
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_HEALTH_TIMEOUT);
+        Self {
+            device: Device::system(),
+            control_socket: "/run/paddock/init.sock".into(),
+            paddockd_socket: "/run/paddock/paddockd.sock".into(),
+            timeout,
+            hold: Duration::from_secs(5),
+            poll: Duration::from_secs(1),
+            reboot: true,
+        }
+    }
+}
+
+/// How a probation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The running entry has no counter (or there is no ESP to look at).
+    NotOnProbation(String),
+    /// Renamed to this good entry.
+    MarkedGood(String),
+    /// Not healthy by the deadline (and a reboot was requested).
+    Failed(String),
+}
+
+/// Starts the probation on its own thread (init's supervisor is synchronous).
+pub fn spawn_probation(opts: ProbationOptions) -> JoinHandle<Outcome> {
+    std::thread::Builder::new()
+        .name("update-probation".into())
+        .spawn(move || run(&opts))
+        .unwrap_or_else(|e| {
+            tracing::error!("update: starting the probation thread: {e}");
+            std::thread::spawn(|| Outcome::NotOnProbation("no thread".into()))
+        })
+}
+
+fn run(opts: &ProbationOptions) -> Outcome {
+    let started = Instant::now();
+    let entry = match running_entry(&opts.device) {
+        Ok(Some(e)) if e.tries_left.is_some() => e,
+        Ok(Some(e)) => {
+            tracing::info!(entry = %e.file, "update: the running slot's entry is good; no probation");
+            return Outcome::NotOnProbation(e.file);
+        }
+        Ok(None) => {
+            tracing::info!("update: no loader entry for the running slot; no probation");
+            return Outcome::NotOnProbation("no entry".into());
+        }
+        Err(e) => {
+            tracing::warn!("update: cannot check the boot entry: {e}");
+            return Outcome::NotOnProbation(e.to_string());
+        }
+    };
+    tracing::info!(
+        entry = %entry.file,
+        timeout = ?opts.timeout,
+        "update: this slot is on probation: waiting for every service and paddockd to be healthy"
+    );
+    let mut healthy_since: Option<(Instant, Vec<(String, u32)>)> = None;
+    let mut last_reason = String::from("not checked yet");
+    loop {
+        match check(opts) {
+            Ok(restarts) => {
+                let since = match healthy_since.take() {
+                    Some((t, r)) if r == restarts => (t, r),
+                    _ => {
+                        tracing::info!("update: healthy; holding for {:?}", opts.hold);
+                        (Instant::now(), restarts)
+                    }
+                };
+                if since.0.elapsed() >= opts.hold {
+                    return mark_good(opts, &entry);
+                }
+                healthy_since = Some(since);
+            }
+            Err(reason) => {
+                if healthy_since.take().is_some() || reason != last_reason {
+                    tracing::info!("update: not healthy yet: {reason}");
+                }
+                last_reason = reason;
+            }
+        }
+        if started.elapsed() >= opts.timeout {
+            let why = format!("not healthy within {:?}: {last_reason}", opts.timeout);
+            tracing::error!(entry = %entry.file, "update: the new slot failed its probation: {why}; rebooting (systemd-boot falls back to the previous slot when its tries are used up)");
+            if opts.reboot {
+                if let Err(e) = control::request(&opts.control_socket, &Request::Reboot) {
+                    tracing::error!("update: requesting a reboot: {e}");
+                }
+            }
+            return Outcome::Failed(why);
+        }
+        std::thread::sleep(opts.poll);
+    }
+}
+
+fn mark_good(opts: &ProbationOptions, entry: &Entry) -> Outcome {
+    let result = opts.device.mount_esp().and_then(|esp| {
+        // systemd-boot renamed it when booting it: look it up again.
+        let current = entries::list(esp.path())?
+            .into_iter()
+            .find(|e| e.generation == entry.generation && e.slot == entry.slot)
+            .ok_or_else(|| UpdateError::Conflict(format!("entry {} is gone", entry.id())))?;
+        entries::mark_good(esp.path(), &current)
+    });
+    match result {
+        Ok(good) => {
+            tracing::info!(entry = %good.file, "update: healthy; marked this slot's entry good");
+            Outcome::MarkedGood(good.file)
+        }
+        Err(e) => {
+            tracing::error!("update: marking the entry good: {e}");
+            Outcome::Failed(e.to_string())
+        }
+    }
+}
+
+/// The loader entry of the running slot.
+fn running_entry(device: &Device) -> Result<Option<Entry>, UpdateError> {
+    let slot = device.running_slot()?;
+    let esp = device.mount_esp()?;
+    Ok(entries::list(esp.path())?
+        .into_iter()
+        .find(|e| e.slot == slot))
+}
+
+/// `Ok(restart counts)` when healthy, else why not.
+fn check(opts: &ProbationOptions) -> Result<Vec<(String, u32)>, String> {
+    let reply =
+        control::request(&opts.control_socket, &Request::List).map_err(|e| format!("init: {e}"))?;
+    let services: Vec<ServiceStatus> = reply.services.unwrap_or_default();
+    let mut bad = Vec::new();
+    for s in services.iter().filter(|s| !s.dont_start) {
+        if s.state != "running" && s.state != "waiting_for_clock" {
+            bad.push(match &s.last_exit {
+                Some(exit) => format!("{} is {} (last exit: {exit})", s.name, s.state),
+                None => format!("{} is {}", s.name, s.state),
+            });
+        }
+    }
+    if !bad.is_empty() {
+        return Err(bad.join(", "));
+    }
+    if services.iter().any(|s| s.name == "paddockd") {
+        paddockd_status(&opts.paddockd_socket).map_err(|e| format!("paddockd: {e}"))?;
+    }
+    Ok(services.into_iter().map(|s| (s.name, s.restarts)).collect())
+}
+
+/// `GET /v1/status` on paddockd's socket answers 200.
+fn paddockd_status(socket: &std::path::Path) -> Result<(), String> {
+    let mut s = UnixStream::connect(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    s.write_all(b"GET /v1/status HTTP/1.0\r\nHost: paddockd\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).map_err(|e| e.to_string())?;
+    let line = String::from_utf8_lossy(&head);
+    if head.starts_with(b"HTTP/1.") && &head[9..12] == b"200" {
+        Ok(())
+    } else {
+        Err(format!("GET /v1/status answered {line:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_without_entry_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("cmdline"), "paddock.slot=a\n").unwrap();
+        let mut opts = ProbationOptions::system(&SystemConfig::new("x"));
+        opts.device.cmdline = tmp.path().join("cmdline");
+        opts.device.esp = super::super::esp::Esp::Dir(tmp.path().join("esp"));
+        opts.reboot = false;
+        assert!(matches!(run(&opts), Outcome::NotOnProbation(_)));
+    }
+}
