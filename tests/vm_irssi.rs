@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use image::*;
 use serde_json::Value;
-use support::instance::{bin, require_root, require_tool};
+use support::instance::{bin, require_root, require_tool, Instance};
 use support::{free_port, TestRegistry};
 use terminal::{Ssh, Tmux};
 
@@ -82,6 +82,70 @@ fn wait_for_irssi(ssh: &Ssh, vm: &Vm, after: Option<u64>, timeout: Duration) -> 
     }
 }
 
+/// `scripts/irssi-image --push TAG`, plain HTTP as `root`'s
+/// registries.yaml allows.
+fn push_irssi_image(root: &Path, tag: &str) {
+    let started = Instant::now();
+    let out = Command::new(workspace().join("scripts/irssi-image"))
+        .arg("--paddock")
+        .arg(bin("paddock"))
+        .arg("--root")
+        .arg(root)
+        .args(["--push", tag])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/irssi-image: {}",
+        stderr(&out)
+    );
+    println!("irssi image built and pushed in {:.1?}", started.elapsed());
+}
+
+/// configs/irssi's manifest with its image from `registry` instead.
+fn irssi_manifest(registry: &str) -> String {
+    let manifest =
+        std::fs::read_to_string(workspace().join("configs/irssi/containers/irssi.yaml")).unwrap();
+    assert!(manifest.contains("image: 10.0.2.2:5000/irssi:latest"));
+    manifest.replace("10.0.2.2:5000/", &format!("{registry}/"))
+}
+
+/// Attaches with `command` (in a 100×30 tmux pane) and checks irssi is
+/// there at the pane's size; then sets `real_name` and saves, and detaches.
+fn attach_set_and_save(command: &str, real_name: &str, context: &dyn Fn() -> String) {
+    let term = Tmux::start(command, 100, 30);
+    let screen = term.wait_for("[(status)]", Duration::from_secs(90), context);
+    println!("irssi under tmux:\n{screen}");
+    assert!(screen.contains("Irssi v"), "not irssi:\n{screen}");
+    // irssi drew for the terminal's 30 rows (the window size came through
+    // to screen): its prompt is the last line.
+    assert_eq!(
+        screen.lines().position(|l| l.starts_with("[(status)]")),
+        Some(29),
+        "irssi's prompt is not on the last of 30 rows:\n{screen}"
+    );
+    term.type_line(&format!("/set real_name {real_name}"));
+    term.wait_for(
+        &format!("real_name {real_name}"),
+        Duration::from_secs(30),
+        context,
+    );
+    term.type_line("/save");
+    term.wait_for(
+        "Saved configuration to file /home/michael/.irssi/config",
+        Duration::from_secs(30),
+        context,
+    );
+    detach(&term, context);
+}
+
+/// Ctrl-a d: screen detaches, and the command that attached ends well.
+fn detach(term: &Tmux, context: &dyn Fn() -> String) {
+    term.keys(&["C-a", "d"]);
+    let screen = term.wait_for("[exited 0]", Duration::from_secs(30), context);
+    assert!(screen.contains("[detached from"), "{screen}");
+}
+
 /// The line number of the first serial console line with all of `words`.
 fn line_of(log: &str, words: &[&str]) -> usize {
     log.lines()
@@ -107,21 +171,7 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
         format!("insecure: [\"{host_reg}\"]\n"),
     )
     .unwrap();
-    let started = Instant::now();
-    let out = Command::new(workspace().join("scripts/irssi-image"))
-        .arg("--paddock")
-        .arg(bin("paddock"))
-        .arg("--root")
-        .arg(&push_root)
-        .args(["--push", &format!("{host_reg}/irssi:latest")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/irssi-image: {}",
-        stderr(&out)
-    );
-    println!("irssi image built and pushed in {:.1?}", started.elapsed());
+    push_irssi_image(&push_root, &format!("{host_reg}/irssi:latest"));
 
     // The instance: configs/irssi as it is, pointed at this test's
     // registry and NTP server, with breakglass and a key made here.
@@ -131,11 +181,9 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
     std::fs::create_dir_all(inst.join("containers")).unwrap();
     let configs = workspace().join("configs/irssi");
     std::fs::copy(configs.join("config.yaml"), inst.join("config.yaml")).unwrap();
-    let manifest = std::fs::read_to_string(configs.join("containers/irssi.yaml")).unwrap();
-    assert!(manifest.contains("image: 10.0.2.2:5000/irssi:latest"));
     std::fs::write(
         inst.join("containers/irssi.yaml"),
-        manifest.replace("10.0.2.2:5000/", &format!("{guest_reg}/")),
+        irssi_manifest(&guest_reg),
     )
     .unwrap();
     let ntp_port = free_udp_port();
@@ -209,36 +257,9 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
 
     // Attach like the seed's user: ssh -t, paddock exec -it, screen -r.
     let attach = ssh.command_line(true, "paddock exec -it irssi -- screen -r irssi");
-    let term = Tmux::start(&attach, 100, 30);
     let serial_log = || format!("serial console:\n{}", vm.log());
-    let screen = term.wait_for("[(status)]", Duration::from_secs(90), &serial_log);
-    println!("irssi over ssh, under tmux:\n{screen}");
-    assert!(screen.contains("Irssi v"), "not irssi:\n{screen}");
-    // irssi drew for the terminal's 30 rows (the window size came through
-    // ssh, breakglass, paddock exec and screen): its prompt is the last line.
-    assert_eq!(
-        screen.lines().position(|l| l.starts_with("[(status)]")),
-        Some(29),
-        "irssi's prompt is not on the last of 30 rows:\n{screen}"
-    );
     let real_name = format!("paddock irssi test {}", std::process::id());
-    term.type_line(&format!("/set real_name {real_name}"));
-    term.wait_for(
-        &format!("real_name {real_name}"),
-        Duration::from_secs(30),
-        &serial_log,
-    );
-    term.type_line("/save");
-    term.wait_for(
-        "Saved configuration to file /home/michael/.irssi/config",
-        Duration::from_secs(30),
-        &serial_log,
-    );
-    // Ctrl-a d: screen detaches, paddock exec and ssh end.
-    term.keys(&["C-a", "d"]);
-    let screen = term.wait_for("[exited 0]", Duration::from_secs(30), &serial_log);
-    assert!(screen.contains("[detached from"), "{screen}");
-    drop(term);
+    attach_set_and_save(&attach, &real_name, &serial_log);
 
     let saved = ssh.run("paddock exec irssi -- cat /home/michael/.irssi/config");
     assert!(saved.status.success(), "{}", stderr(&saved));
@@ -258,8 +279,7 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
     assert_ne!(again["pid"], first["pid"], "the same process: {again}");
     let term = Tmux::start(&attach, 100, 30);
     term.wait_for("[(status)]", Duration::from_secs(90), &serial_log);
-    term.keys(&["C-a", "d"]);
-    term.wait_for("[exited 0]", Duration::from_secs(30), &serial_log);
+    detach(&term, &serial_log);
     drop(term);
 
     // Off (after a sync: QEMU's power-off is a power cut) and on again.
@@ -293,9 +313,55 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
         &serial_log,
     );
     println!("irssi after the reboot:\n{screen}");
-    term.keys(&["C-a", "d"]);
-    term.wait_for("[exited 0]", Duration::from_secs(30), &serial_log);
+    detach(&term, &serial_log);
     drop(term);
     drop(vm);
     drop(ntp);
+}
+
+/// The same story on this machine, no VM: paddockd under a temp root runs
+/// configs/irssi's manifest with the image from a local registry;
+/// `paddock exec -it irssi -- screen -r irssi` under tmux shows irssi, a
+/// saved setting lands in /perm/irssi, and killing irssi restarts the
+/// container.
+#[test]
+fn irssi_on_the_host_attaches_with_screen_r_saves_and_is_restarted() {
+    require_root();
+    require_tool("mmdebstrap", "mmdebstrap");
+    require_tool("tmux", "tmux");
+    let registry = TestRegistry::start();
+    let mut inst = Instance::new(&[registry.host_port()]);
+    push_irssi_image(
+        inst.root(),
+        &format!("{}/irssi:latest", registry.host_port()),
+    );
+    inst.write_manifest("irssi.yaml", &irssi_manifest(&registry.host_port()));
+    inst.start();
+    let first = inst.wait_state("irssi", "running");
+
+    let attach = format!(
+        "{} --root {} exec -it irssi -- screen -r irssi",
+        bin("paddock").display(),
+        inst.root().display()
+    );
+    let real_name = format!("paddock irssi host test {}", std::process::id());
+    let daemon_log = || format!("paddockd log:\n{}", inst.daemon_log());
+    attach_set_and_save(&attach, &real_name, &daemon_log);
+    let config = std::fs::read_to_string(inst.root().join("perm/irssi/config")).unwrap();
+    assert!(
+        config.contains(&format!("real_name = \"{real_name}\"")),
+        "the saved setting is not in /perm/irssi/config:\n{config}"
+    );
+
+    let out = inst.paddock(&["exec", "irssi", "--", "sh", "-c", "kill $(pidof irssi)"]);
+    assert!(out.status.success(), "kill: {}", stderr(&out));
+    let restarts = first["restarts"].as_u64().unwrap_or(0);
+    let again = inst.wait_for(Duration::from_secs(60), "irssi to be restarted", || {
+        inst.container("irssi")
+            .filter(|c| c["state"] == "running" && c["restarts"].as_u64().unwrap_or(0) > restarts)
+    });
+    assert_ne!(again["pid"], first["pid"], "the same process: {again}");
+    let term = Tmux::start(&attach, 100, 30);
+    term.wait_for("[(status)]", Duration::from_secs(60), &daemon_log);
+    detach(&term, &daemon_log);
 }
