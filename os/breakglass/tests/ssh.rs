@@ -1,0 +1,366 @@
+//! paddock-breakglass against the real OpenSSH client: exit statuses,
+//! pipes and EOF, refused keys, ptys, window changes (under tmux), shells,
+//! and hanging up. Needs `ssh`/`ssh-keygen` (openssh-client), `tmux` and
+//! `busybox` (busybox-static); a missing one fails the test.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn need(tool: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(tool);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{tool} is missing: apt-get install {package}");
+}
+
+fn keygen(path: &Path) {
+    let st = Command::new(need("ssh-keygen", "openssh-client"))
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// A running paddock-breakglass on 127.0.0.1 with its own keys.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
+        need("busybox", "busybox-static");
+        let dir = tempfile::tempdir().unwrap();
+        keygen(&dir.path().join("client"));
+        std::fs::copy(
+            dir.path().join("client.pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_paddock-breakglass"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--host-key")
+            .arg(dir.path().join("host_key"))
+            .arg("--authorized-keys")
+            .arg(dir.path().join("authorized_keys"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let s = Server { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "not listening: {}", s.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    /// `ssh` with this server's port and the given identity.
+    fn ssh_as(&self, key: &Path) -> Command {
+        let mut c = Command::new(need("ssh", "openssh-client"));
+        c.args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-F",
+            "/dev/null",
+            "-i",
+        ])
+        .arg(key)
+        .arg("-p")
+        .arg(self.port.to_string())
+        .arg("root@127.0.0.1");
+        c
+    }
+
+    fn ssh(&self) -> Command {
+        self.ssh_as(&self.dir.path().join("client"))
+    }
+
+    /// Runs `ssh … ARGS` with `input` on stdin.
+    fn run(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut c = self.ssh();
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn exec_status_pipes_and_eof() {
+    let s = Server::start();
+    let out = s.run(&["false"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = s.run(&["busybox", "sh", "-c", "'exit 7'"], b"");
+    assert_eq!(out.status.code(), Some(7));
+    // Quoting is shell-like (shlex), with no shell on the server side.
+    let out = s.run(&["busybox", "echo", "'a  b'", "\"c\""], b"");
+    assert_eq!(text(&out.stdout), "a  b c\n");
+    // stdin to the program, EOF closes its stdin, stdout back.
+    let out = s.run(&["busybox", "tr", "a-z", "A-Z"], b"hello breakglass");
+    assert_eq!(text(&out.stdout), "HELLO BREAKGLASS");
+    assert!(out.status.success());
+    // A megabyte both ways, intact.
+    let big: Vec<u8> = (0..1u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let out = s.run(&["busybox", "cat"], &big);
+    assert!(out.status.success());
+    assert!(out.stdout == big, "got {} bytes back", out.stdout.len());
+    // stderr stays stderr.
+    let out = s.run(&["busybox", "sh", "-c", "'echo out; echo err >&2'"], b"");
+    assert_eq!(text(&out.stdout), "out\n");
+    assert_eq!(text(&out.stderr), "err\n");
+    // Unknown commands: a message and 127, as a shell would.
+    let out = s.run(&["no-such-command"], b"");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        text(&out.stderr).contains("no-such-command: command not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Death by signal reaches the client (ssh exits 255 then).
+    let out = s.run(&["busybox", "sh", "-c", "'kill -9 $$'"], b"");
+    assert_eq!(out.status.code(), Some(255));
+    let log = s.log();
+    assert!(log.contains("killed by SIGKILL"), "{log}");
+    assert!(log.contains("command=\"busybox tr a-z A-Z\""), "{log}");
+    assert!(log.contains("SHA256:"), "{log}");
+}
+
+#[test]
+fn wrong_key_is_refused_until_authorized() {
+    let s = Server::start();
+    let other = s.dir.path().join("other");
+    keygen(&other);
+    let out = s
+        .ssh_as(&other)
+        .args(["busybox", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The file is read again for every connection.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(s.dir.path().join("authorized_keys"))
+        .unwrap();
+    f.write_all(&std::fs::read(s.dir.path().join("other.pub")).unwrap())
+        .unwrap();
+    drop(f);
+    let out = s
+        .ssh_as(&other)
+        .args(["busybox", "echo", "in"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "in\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn pty_allocation_term_and_status() {
+    let s = Server::start();
+    let out = s
+        .ssh()
+        .env("TERM", "xterm-256color")
+        .args(["-tt", "busybox", "sh", "-c", "'tty; echo $TERM; exit 3'"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{o}");
+    let mut lines = o.lines();
+    let tty = lines.next().unwrap_or_default();
+    assert!(tty.starts_with("/dev/pts/"), "{o:?}");
+    assert_eq!(lines.next(), Some("xterm-256color"), "{o:?}");
+}
+
+#[test]
+fn shell_request_runs_sh() {
+    let s = Server::start();
+    let out = s.run(&["-tt"], b"echo shell-$((2+3))\nexit 4\n");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("shell-5"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn no_shell_says_so() {
+    let empty = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&["--path", empty.path().to_str().unwrap()]);
+    let out = s.run(&["-T"], b"");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        text(&out.stderr).contains("no shell in this image")
+            && text(&out.stderr).contains("paddock ps"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A tmux server of our own (its socket name), killed at the end.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(need("tmux", "tmux"));
+        c.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(out.status.success(), "tmux {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    fn wait_for(&self, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let pane = self.run(&["capture-pane", "-p", "-t", "t"]);
+            if pane.contains(want) {
+                return pane;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{want:?} not on the screen:\n{pane}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+#[test]
+fn window_size_and_changes_under_tmux() {
+    let s = Server::start();
+    let tmux = Tmux {
+        socket: format!("breakglass-test-{}", std::process::id()),
+    };
+    let ssh: Vec<String> = {
+        let c = s.ssh();
+        std::iter::once(c.get_program().to_string_lossy().into_owned())
+            .chain(c.get_args().map(|a| a.to_string_lossy().into_owned()))
+            .collect()
+    };
+    // The remote side prints its size, then again on SIGWINCH.
+    let remote = "busybox sh -c 'echo size $(busybox stty size); trap \"echo winch $(busybox stty size) \\$(busybox stty size); exit 0\" WINCH; while :; do busybox sleep 0.1; done'";
+    let mut line: Vec<String> = ssh
+        .iter()
+        .map(|a| shlex::try_quote(a).unwrap().into_owned())
+        .collect();
+    line.push("-t".into());
+    line.push(shlex::try_quote(remote).unwrap().into_owned());
+    line.push("; echo ssh-exit=$?; sleep 60".into());
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &line.join(" "),
+    ]);
+    tmux.wait_for("size 30 100");
+    tmux.run(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]);
+    let pane = tmux.wait_for("ssh-exit=0");
+    assert!(pane.contains("40 120"), "{pane}");
+}
+
+#[test]
+fn hanging_up_ends_the_program() {
+    let s = Server::start();
+    let mut c = s.ssh();
+    c.args(["busybox", "sh", "-c", "'echo $$; exec busybox sleep 1000'"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut client = c.spawn().unwrap();
+    let mut out = client.stdout.take().unwrap();
+    let mut pid = String::new();
+    let mut b = [0u8; 1];
+    while out.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+        pid.push(b[0] as char);
+    }
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    assert!(proc_dir.exists(), "pid {pid:?}");
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists()
+        && !std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|st| st.contains(") Z "))
+    {
+        assert!(Instant::now() < deadline, "sleep {pid} still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
