@@ -85,6 +85,8 @@ pub fn stand_in_bins(dir: &Path) -> PathBuf {
         "paddock-randomd",
         "paddockd",
         "paddock-runner",
+        "paddock-breakglass",
+        "paddock",
     ] {
         std::fs::copy(busybox, bins.join(b)).unwrap();
     }

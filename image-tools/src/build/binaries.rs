@@ -1,5 +1,6 @@
 //! The system binaries (paddock-init and the services, paddockd,
-//! paddock-runner) and the user's programs: prebuilt in a directory
+//! paddock-runner, paddock-breakglass, and the `paddock` CLI itself so
+//! `ssh HOST paddock ps` works on the device) and the user's programs: prebuilt in a directory
 //! (`--bin-dir`, `$PADDOCK_BIN_DIR`), or built here with cargo. They are
 //! linked dynamically (paddockd needs libmnl, which Debian ships only as a
 //! shared library); [`super::libs`] finds what they need so the build can
@@ -22,6 +23,10 @@ pub const SYSTEM: &[&str] = &[
     "paddock-randomd",
     "paddockd",
     "paddock-runner",
+    "paddock-breakglass",
+    // The CLI (package paddock, image-tools/): talks to the local
+    // paddockd socket, for `ssh -t HOST paddock exec -it NAME -- sh`.
+    "paddock",
 ];
 
 /// Where the system binaries come from.

@@ -7,7 +7,7 @@
 //! file beside the output and renamed into place only when complete.
 //!
 //! API: [`BuildOptions`], [`build`] → [`BuildReport`]; [`disk::Layout`] and
-//! [`perm::make`] are shared with `paddock write`.
+//! [`perm::make_from`] are shared with `paddock write`.
 
 pub mod binaries;
 pub mod disk;
@@ -304,7 +304,18 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     std::fs::File::create(&perm_img)
         .and_then(|f| f.set_len(c.disk.perm.0))
         .map_err(io_err("creating", &perm_img))?;
-    perm::make(&perm_img, 0, c.disk.perm.0, ids.uuid("perm-fs"), epoch)?;
+    let perm_stage = work.join("perm");
+    rootfs::mkdir(&perm_stage)?;
+    let perm_files = perm::stage_instance_files(&instance.dir, &perm_stage)?;
+    let perm_from = perm_files.then_some(perm_stage.as_path());
+    perm::make_from(
+        &perm_img,
+        0,
+        c.disk.perm.0,
+        ids.uuid("perm-fs"),
+        epoch,
+        perm_from,
+    )?;
 
     // 6. The disk, in a temp file renamed at the end.
     eprintln!("paddock build: disk image");

@@ -13,6 +13,7 @@ pub fn build(c: &InstanceConfig) -> Result<SystemConfig> {
     let invalid = |m: String| BuildError::Layout(format!("config.yaml: {m}"));
     let mut s = SystemConfig::new(c.hostname.clone());
     s.http_port = Some(c.http_port);
+    s.breakglass = c.breakglass;
     s.network = match &c.network {
         Network::Dhcp => InitNetwork::default(),
         Network::Static(st) => InitNetwork::Static {

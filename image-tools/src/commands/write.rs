@@ -1,7 +1,8 @@
 //! `paddock write --full DEVICE|FILE [--target-size BYTES]`: put an image on
 //! a disk, as `gok overwrite --full` does. The partitions are copied, the
 //! GPT is rewritten for the target's size (same GUIDs) and /perm grows to
-//! the end of the target with a fresh ext4 file system.
+//! the end of the target with a fresh ext4 file system holding the files
+//! the image's /perm had.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileTypeExt;
@@ -71,7 +72,7 @@ pub fn run(image: &Path, full: &Path, target_size: Option<u64>) -> anyhow::Resul
     target.write_gpt(&mut f)?;
     f.sync_all()?;
     drop(f);
-    let new_perm = target.part(PERM).cloned().unwrap_or(perm);
+    let new_perm = target.part(PERM).cloned().unwrap_or(perm.clone());
     // The image's perm file system keeps its UUID; its time is the image's.
     let uuid =
         perm_uuid(image, &layout).context("reading /perm's file system UUID from the image")?;
@@ -83,7 +84,18 @@ pub fn run(image: &Path, full: &Path, target_size: Option<u64>) -> anyhow::Resul
         .as_ref()
         .map(|t| t.path().to_path_buf())
         .unwrap_or(full.to_path_buf());
-    crate::build::perm::make(&path, new_perm.start, new_perm.size, uuid, now)?;
+    // What the image's /perm starts with (breakglass.authorized_keys) stays.
+    let keep = tempfile::tempdir().context("creating a temp dir")?;
+    crate::build::perm::extract(image, perm.start, keep.path())
+        .context("reading the files in the image's /perm")?;
+    crate::build::perm::make_from(
+        &path,
+        new_perm.start,
+        new_perm.size,
+        uuid,
+        now,
+        Some(keep.path()),
+    )?;
     if let Some(t) = tmp {
         t.persist(full)
             .map_err(|e| e.error)

@@ -43,6 +43,11 @@ pub struct InstanceConfig {
     /// Port of the device's web interface and API (#5).
     #[serde(default = "default_http_port")]
     pub http_port: u16,
+    /// Start the breakglass SSH server at boot; otherwise it starts on
+    /// demand (web UI, `paddock start breakglass --host …`). Keys: the
+    /// instance's `breakglass.authorized_keys`, copied to /perm.
+    #[serde(default)]
+    pub breakglass: bool,
     /// Partition sizes.
     #[serde(default)]
     pub disk: DiskSizes,

@@ -41,6 +41,10 @@ registries: {{}}
 preload: false
 network: dhcp
 ntp_servers: [pool.ntp.org]
+# The breakglass SSH server (`ssh HOST paddock ps`): keys come from
+# breakglass.authorized_keys next to this file (copied to /perm).
+# true: started at boot; false: only on demand (web UI, paddock start).
+breakglass: false
 disk:
   esp: 100MiB
   root: 256MiB   # each of root A and root B

@@ -41,6 +41,9 @@ pub struct SystemConfig {
     /// Hash of the update password (issue #5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_password_hash: Option<String>,
+    /// Start the breakglass SSH server at boot (otherwise only on demand).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub breakglass: bool,
     #[serde(default)]
     pub network: Network,
     #[serde(default)]
@@ -69,6 +72,10 @@ pub enum Network {
         #[serde(default)]
         dns: Vec<IpAddr>,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_interface() -> String {
@@ -151,6 +158,7 @@ impl SystemConfig {
             hostname: hostname.into(),
             http_port: None,
             update_password_hash: None,
+            breakglass: false,
             network: Network::default(),
             ntp: Ntp::default(),
             services: Vec::new(),
@@ -232,8 +240,9 @@ impl SystemConfig {
     }
 
     /// The system services for this configuration, in start order: randomd,
-    /// dhcp (or the static address), ntp, paddockd. `paddock build` puts these
-    /// first in `services`, then the user's programs.
+    /// dhcp (or the static address), ntp, paddockd, breakglass (the SSH
+    /// server; `dont_start` unless `breakglass` is set). `paddock build`
+    /// puts these first in `services`, then the user's programs.
     pub fn system_services(&self) -> Vec<Service> {
         let bin = |name: &str| Path::new(BIN_DIR).join(name);
         let network = match &self.network {
@@ -271,6 +280,9 @@ impl SystemConfig {
             Service::new("ntp", bin("paddock-ntp")).with_args(ntp_args),
             // paddockd waits for the clock itself (clock.synced_marker).
             Service::new("paddockd", bin("paddockd")),
+            // Keys and host key in /perm (its defaults); started on demand
+            // (web UI, `paddock start breakglass`) unless configured.
+            Service::new("breakglass", bin("paddock-breakglass")).with_dont_start(!self.breakglass),
         ]
     }
 }
@@ -310,8 +322,18 @@ mod tests {
         assert_eq!(SystemConfig::from_json(&json).unwrap(), c);
         assert!(json.contains("\"mode\": \"dhcp\""), "{json}");
         let names: Vec<_> = c.services.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["randomd", "dhcp", "ntp", "paddockd", "hello"]);
+        assert_eq!(
+            names,
+            ["randomd", "dhcp", "ntp", "paddockd", "breakglass", "hello"]
+        );
         assert_eq!(c.services[2].args, ["--server", "10.0.2.2"]);
+        assert!(c.services[4].dont_start);
+        assert!(!json.contains("\"breakglass\": "), "{json}");
+        c.breakglass = true;
+        assert!(!c.system_services()[4].dont_start);
+        let json = c.to_json();
+        assert!(json.contains("\"breakglass\": true"), "{json}");
+        assert_eq!(SystemConfig::from_json(&json).unwrap(), c);
     }
 
     #[test]
