@@ -16,3 +16,4 @@ pub mod config;
 pub mod control;
 pub mod logbuf;
 pub mod supervisor;
+pub mod web;

@@ -4,7 +4,8 @@
 //! command line) it runs stage 1 in the initramfs (`/init` exists and
 //! `/etc/paddock/system.json` does not) or stage 2 on the real root.
 //! Otherwise:
-//!   paddock-init --no-pid1 --root DIR [--grace-ms N …]   supervise DIR/etc/paddock/system.json
+//!   paddock-init --no-pid1 --root DIR [--grace-ms N …] [--web-listen ADDR:PORT]…
+//!                                         supervise DIR/etc/paddock/system.json
 //!   paddock-init ctl [--socket PATH] list|start|stop|restart|logs|reboot|poweroff
 //! See os/README.md.
 
@@ -23,6 +24,7 @@ use clap::{Parser, Subcommand};
 use paddock_init::config::SystemConfig;
 use paddock_init::control::{self, Request};
 use paddock_init::supervisor::{self, Options};
+use paddock_init::web::{self, Listen, WebConfig};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +50,10 @@ struct Args {
     /// A run this long resets the backoff.
     #[arg(long, default_value_t = 30_000)]
     healthy_ms: u64,
+    /// Serve the web UI and API on ADDR:PORT (repeatable; with --no-pid1),
+    /// password hash from the config's `update_password_hash`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    web_listen: Vec<std::net::SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -132,6 +138,11 @@ fn cli(args: Args) -> anyhow::Result<()> {
     }
     let config_path = args.root.join("etc/paddock/system.json");
     let config = SystemConfig::load(&config_path)?;
+    if !args.web_listen.is_empty() {
+        let web = WebConfig::new(&args.root, &config.hostname, Listen::Fixed(args.web_listen))
+            .with_password_hash(config.update_password_hash.clone());
+        web::spawn(web)?;
+    }
     let mut opts = Options::new(args.root.join("run/paddock"));
     opts.grace = Duration::from_millis(args.grace_ms);
     opts.backoff_initial = Duration::from_millis(args.backoff_ms);

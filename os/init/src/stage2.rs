@@ -14,6 +14,7 @@ use nix::sys::reboot::RebootMode;
 
 use paddock_init::config::SystemConfig;
 use paddock_init::supervisor::{self, Options, Shutdown};
+use paddock_init::web::{self, Listen, WebConfig};
 
 use crate::mounts::{mount, mount_all, nosuid_nodev_noexec};
 use crate::{gpt, net};
@@ -80,10 +81,23 @@ pub fn run() -> anyhow::Result<Infallible> {
         tracing::warn!("{e:#}");
     }
 
+    start_web(&config);
+
     let mut opts = Options::new(RUN_DIR);
     opts.pid1 = true;
     let kind = supervisor::run(&config.services, opts)?;
     shutdown(kind)
+}
+
+/// The web UI and API (issue #5) on every private address, port
+/// `http_port` (80). Before supervision so it answers while services start.
+fn start_web(config: &SystemConfig) {
+    let port = config.http_port.unwrap_or(80);
+    let web = WebConfig::new("/", &config.hostname, Listen::Private(port))
+        .with_password_hash(config.update_password_hash.clone());
+    if let Err(e) = web::spawn(web) {
+        tracing::error!("web: starting its thread: {e}");
+    }
 }
 
 /// Drivers for everything the initramfs did not need (network, …), and the

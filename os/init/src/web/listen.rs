@@ -1,0 +1,159 @@
+//! The listeners: the unix socket, and TCP on fixed addresses or on every
+//! private address (re-checked every few seconds: binding new addresses
+//! as DHCP or SLAAC adds them, dropping vanished ones).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::peer::Peer;
+use super::state::AppState;
+use super::{routes, serve, tls, Listen, WebConfig};
+use crate::addresses;
+
+const RECHECK: Duration = Duration::from_secs(3);
+
+pub async fn run(config: WebConfig) {
+    let state = AppState::new(&config);
+    let router = routes::router(state);
+    if config.password_hash.is_none() {
+        tracing::warn!("web: no update_password_hash in system.json: every TCP request gets 401");
+    }
+    let tls = match tls::load(&config.root.join("perm/web")) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("web: {e}; serving plain HTTP");
+            None
+        }
+    };
+    let unix = config.root.join("run/paddock/web.sock");
+    match bind_unix(&unix) {
+        Ok(l) => {
+            tokio::spawn(accept_unix(l, router.clone()));
+        }
+        Err(e) => tracing::warn!("web: {}: {e}", unix.display()),
+    }
+    match config.listen {
+        Listen::Fixed(addrs) => {
+            let mut tasks = Vec::new();
+            for addr in addrs {
+                match TcpListener::bind(addr).await {
+                    Ok(l) => {
+                        tracing::info!(%addr, tls = tls.is_some(), "web: listening");
+                        tasks.push(tokio::spawn(accept_tcp(l, router.clone(), tls.clone())));
+                    }
+                    Err(e) => tracing::error!("web: bind {addr}: {e}"),
+                }
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+        Listen::Private(port) => watch(port, router, tls).await,
+    }
+}
+
+fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+async fn watch(port: u16, router: Router, tls: Option<TlsAcceptor>) {
+    let mut bound: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
+    let mut failed: HashSet<SocketAddr> = HashSet::new();
+    loop {
+        match addresses::private(port) {
+            Ok(list) => {
+                let want: HashSet<SocketAddr> = list.into_iter().map(|a| a.addr).collect();
+                bound.retain(|addr, task| {
+                    let keep = want.contains(addr) && !task.is_finished();
+                    if !keep {
+                        tracing::info!(%addr, "web: address gone, no longer listening");
+                        task.abort();
+                    }
+                    keep
+                });
+                failed.retain(|a| want.contains(a));
+                for addr in want {
+                    if bound.contains_key(&addr) {
+                        continue;
+                    }
+                    match TcpListener::bind(addr).await {
+                        Ok(l) => {
+                            tracing::info!(%addr, tls = tls.is_some(), "web: listening");
+                            failed.remove(&addr);
+                            bound.insert(
+                                addr,
+                                tokio::spawn(accept_tcp(l, router.clone(), tls.clone())),
+                            );
+                        }
+                        // A fresh IPv6 address is tentative for a moment: retried next round.
+                        Err(e) => {
+                            if failed.insert(addr) {
+                                tracing::warn!("web: bind {addr}: {e} (retrying)");
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("web: listing addresses: {e}"),
+        }
+        tokio::time::sleep(RECHECK).await;
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, router: Router, tls: Option<TlsAcceptor>) {
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("web: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let peer = Peer::Tcp(addr);
+        match &tls {
+            None => {
+                tokio::spawn(serve::connection(stream, peer, router));
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    match acceptor.accept(stream).await {
+                        Ok(s) => serve::connection(s, peer, router).await,
+                        Err(e) => tracing::debug!(%addr, "web: tls handshake: {e}"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+async fn accept_unix(listener: UnixListener, router: Router) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve::connection(stream, Peer::Unix, router.clone()));
+            }
+            Err(e) => {
+                tracing::warn!("web: accept on the unix socket: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Facts about the device for the overview: kernel, uptime, slot, /perm
+//! usage, addresses, and version/build time from /etc/paddock/build.json
+//! (written by `paddock build`; absent on older images).
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::addresses;
+
+#[derive(Debug, Serialize)]
+pub struct Address {
+    pub interface: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PermUsage {
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct System {
+    pub version: Option<String>,
+    pub build_time: Option<String>,
+    pub kernel: Option<String>,
+    pub slot: Option<String>,
+    pub uptime_secs: Option<u64>,
+    pub addresses: Vec<Address>,
+    pub perm: Option<PermUsage>,
+}
+
+pub fn gather(root: &Path) -> System {
+    let build: Value = std::fs::read(root.join("etc/paddock/build.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let field = |k: &str| match build.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(v) => Some(v.to_string()),
+    };
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    System {
+        version: field("version"),
+        build_time: field("build_time"),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
+        slot: slot(&cmdline).or_else(|| field("slot")),
+        uptime_secs: std::fs::read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|s| s.split('.').next().and_then(|n| n.trim().parse().ok())),
+        addresses: addresses::private(0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| Address {
+                interface: a.interface,
+                address: a.addr.ip().to_string(),
+            })
+            .collect(),
+        perm: perm_usage(&root.join("perm")),
+    }
+}
+
+/// `paddock.slot=a|b` from the kernel command line.
+fn slot(cmdline: &str) -> Option<String> {
+    cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("paddock.slot="))
+        .map(String::from)
+}
+
+/// Usage of the file system mounted at `perm`; `None` when nothing is
+/// mounted there (the numbers would be the root's).
+fn perm_usage(perm: &Path) -> Option<PermUsage> {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::fs::metadata(perm).ok()?;
+    let parent = std::fs::metadata(perm.parent()?).ok()?;
+    if own.dev() == parent.dev() {
+        return None;
+    }
+    let st = nix::sys::statvfs::statvfs(perm).ok()?;
+    let frsize = st.fragment_size();
+    let total = st.blocks().saturating_mul(frsize);
+    let free = st.blocks_free().saturating_mul(frsize);
+    Some(PermUsage {
+        total_bytes: total,
+        used_bytes: total.saturating_sub(free),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_from_cmdline() {
+        assert_eq!(
+            slot("root=PARTUUID=x paddock.slot=b quiet"),
+            Some("b".into())
+        );
+        assert_eq!(slot("root=/dev/vda2"), None);
+    }
+
+    #[test]
+    fn perm_absent_or_not_a_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(perm_usage(&dir.path().join("perm")).is_none());
+        std::fs::create_dir(dir.path().join("perm")).unwrap();
+        assert!(perm_usage(&dir.path().join("perm")).is_none());
+    }
+}

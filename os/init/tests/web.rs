@@ -1,0 +1,437 @@
+//! The web UI and API of a real `paddock-init --no-pid1 --web-listen` with
+//! real busybox services, over real HTTP: auth, the JSON overview, actions,
+//! the SSE log stream, CSRF refusal, the unix socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use paddock_init::config::{Service, SystemConfig};
+use serde_json::Value;
+
+const BUSYBOX: &str = "/bin/busybox";
+const PASSWORD: &str = "correct-horse-battery";
+
+fn sh(name: &str, script: &str) -> Service {
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "{BUSYBOX} is missing: apt-get install busybox-static"
+    );
+    Service::new(name, BUSYBOX).with_args(["sh", "-c", script])
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// paddock-init with its web server on a free loopback port; stopped (by
+/// pid) on drop.
+struct Device {
+    root: tempfile::TempDir,
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Device {
+    fn start(services: Vec<Service>) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let mut config = SystemConfig::new("webtest");
+        config.services = services;
+        config.update_password_hash = Some(bcrypt::hash(PASSWORD, 4).unwrap());
+        std::fs::create_dir_all(root.path().join("etc/paddock")).unwrap();
+        std::fs::write(
+            root.path().join("etc/paddock/system.json"),
+            config.to_json(),
+        )
+        .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_paddock-init"))
+            .args(["--no-pid1", "--root"])
+            .arg(root.path())
+            .args(["--grace-ms", "500", "--backoff-ms", "100"])
+            .arg("--web-listen")
+            .arg(addr.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let dev = Self { root, child, addr };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(dev.addr).is_err() || !dev.path("run/paddock/init.sock").exists() {
+            assert!(Instant::now() < deadline, "web server never came up");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        dev
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// One request; returns (status, headers, body).
+    fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        send(&mut s, &self.addr.to_string(), method, path, headers, body);
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        Reply::parse(&String::from_utf8_lossy(&raw))
+    }
+
+    fn json(&self, method: &str, path: &str) -> (u16, Value) {
+        let auth = basic(PASSWORD);
+        let r = self.http(
+            method,
+            path,
+            &[("Authorization", &auth), ("Accept", "application/json")],
+            "",
+        );
+        let v = serde_json::from_str(&r.body)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", r.body));
+        (r.status, v)
+    }
+
+    fn service(&self, name: &str) -> Value {
+        let (status, v) = self.json("GET", &format!("/services/{name}"));
+        assert_eq!(status, 200, "{v}");
+        v["service"].clone()
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn basic(password: &str) -> String {
+    let enc = base64::engine::general_purpose::STANDARD.encode(format!("paddock:{password}"));
+    format!("Basic {enc}")
+}
+
+fn send(
+    s: &mut impl Write,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn parse(raw: &str) -> Self {
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        // Bodies here are small and sent with Content-Length.
+        Self {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_string(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            l.strip_prefix(&format!("{}:", name.to_ascii_lowercase()))
+                .map(str::trim)
+        })
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn requests_without_or_with_wrong_credentials_get_401() {
+    let dev = Device::start(vec![sh("idle", "exec sleep 1000")]);
+    let r = dev.http("GET", "/", &[], "");
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("basic realm=\"paddock\"")
+    );
+    let wrong = basic("not-the-password");
+    for path in ["/", "/services/idle", "/api/v1/containers"] {
+        let r = dev.http("GET", path, &[("Authorization", &wrong)], "");
+        assert_eq!(r.status, 401, "{path}: {r:?}");
+    }
+    let r = dev.http(
+        "POST",
+        "/services/idle/stop",
+        &[("Authorization", &wrong)],
+        "",
+    );
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(
+        dev.service("idle")["state"],
+        "running",
+        "a refused stop stopped it"
+    );
+    let right = basic(PASSWORD);
+    let r = dev.http("GET", "/", &[("Authorization", &right)], "");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body
+            .contains("<td><a href=\"/services/idle\">idle</a></td>"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn json_overview_lists_services_and_restart_counts() {
+    let dev = Device::start(vec![
+        sh("alpha", "echo alpha up; exec sleep 1000"),
+        sh("beta", "exec sleep 1000").with_dont_start(true),
+    ]);
+    let (status, v) = dev.json("GET", "/");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["hostname"], "webtest");
+    let names: Vec<&str> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    assert_eq!(v["services"][1]["state"], "stopped");
+    // No paddockd here: containers null with the reason.
+    assert!(v["containers"].is_null());
+    assert!(
+        v["containers_error"]
+            .as_str()
+            .unwrap()
+            .contains("paddockd.sock"),
+        "{v}"
+    );
+    assert!(v["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["address"] == "127.0.0.1"));
+    assert!(v["kernel"].is_string());
+
+    wait_until("alpha running", Duration::from_secs(5), || {
+        dev.service("alpha")["state"] == "running"
+    });
+    let before = dev.service("alpha")["restarts"].as_u64().unwrap();
+    let (status, s) = dev.json("POST", "/services/alpha/restart");
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["name"], "alpha");
+    wait_until("the restart", Duration::from_secs(10), || {
+        let s = dev.service("alpha");
+        s["restarts"].as_u64().unwrap() > before && s["state"] == "running"
+    });
+    let (_, page) = dev.json("GET", "/services/alpha");
+    let lines = page["logs"].as_array().unwrap();
+    assert_eq!(
+        lines.iter().filter(|l| *l == "alpha up").count(),
+        2,
+        "{page}"
+    );
+
+    let (status, s) = dev.json("POST", "/services/beta/start");
+    assert_eq!(status, 200, "{s}");
+    wait_until("beta started on demand", Duration::from_secs(5), || {
+        dev.service("beta")["state"] == "running"
+    });
+
+    let (status, e) = dev.json("POST", "/services/nope/restart");
+    assert_eq!(status, 404, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("nope"), "{e}");
+    let (status, _) = dev.json("POST", "/services/alpha/explode");
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn sse_stream_delivers_kept_and_new_lines() {
+    let scratch = tempfile::tempdir().unwrap();
+    let trigger = scratch.path().join("trigger");
+    let script = format!(
+        "echo ready; while [ ! -e {t} ]; do sleep 0.05; done; echo 'after <trigger> & more'; exec sleep 1000",
+        t = trigger.display()
+    );
+    let dev = Device::start(vec![sh("waiter", &script)]);
+
+    let mut s = TcpStream::connect(dev.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let auth = basic(PASSWORD);
+    send(
+        &mut s,
+        &dev.addr.to_string(),
+        "GET",
+        "/services/waiter/logs",
+        &[("Authorization", &auth)],
+        "",
+    );
+    let mut reader = BufReader::new(s);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{head}"
+    );
+    let mut read_until = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            assert!(Instant::now() < deadline, "no {needle:?} in the stream");
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "stream ended before {needle:?}");
+            // Chunked encoding: size lines and event lines interleave.
+            if line.trim_end() == format!("data: {needle}") {
+                return;
+            }
+        }
+    };
+    read_until("ready");
+    std::fs::write(&trigger, "").unwrap();
+    read_until("after <trigger> & more");
+}
+
+#[test]
+fn cross_site_posts_are_refused_and_forms_need_the_token() {
+    let dev = Device::start(vec![sh("victim", "exec sleep 1000")]);
+    wait_until("victim running", Duration::from_secs(5), || {
+        dev.service("victim")["state"] == "running"
+    });
+    let auth = basic(PASSWORD);
+    let host = dev.addr.to_string();
+    let own_origin = format!("http://{host}");
+    let form = "application/x-www-form-urlencoded";
+
+    // A page elsewhere posting a form to the device.
+    let r = dev.http(
+        "POST",
+        "/services/victim/stop",
+        &[
+            ("Authorization", &auth),
+            ("Origin", "http://evil.example"),
+            ("Content-Type", form),
+        ],
+        "back=%2F",
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = dev.http(
+        "POST",
+        "/services/victim/stop",
+        &[("Authorization", &auth), ("Sec-Fetch-Site", "cross-site")],
+        "",
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    // Same origin, but no token (or a wrong one).
+    for body in ["back=%2F", "csrf=0000&back=%2F"] {
+        let r = dev.http(
+            "POST",
+            "/services/victim/stop",
+            &[
+                ("Authorization", &auth),
+                ("Origin", &own_origin),
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Content-Type", form),
+            ],
+            body,
+        );
+        assert_eq!(r.status, 403, "{body}: {r:?}");
+    }
+    assert_eq!(dev.service("victim")["state"], "running");
+
+    // The token from our own page: accepted, and the browser is sent back.
+    let page = dev.http("GET", "/", &[("Authorization", &auth)], "");
+    let token = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf token in the page");
+    let r = dev.http(
+        "POST",
+        "/services/victim/stop",
+        &[
+            ("Authorization", &auth),
+            ("Origin", &own_origin),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Content-Type", form),
+            ("Accept", "text/html"),
+        ],
+        &format!("csrf={token}&back=%2Fservices%2Fvictim"),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/services/victim"));
+    wait_until("victim stopped", Duration::from_secs(5), || {
+        dev.service("victim")["state"] == "stopped"
+    });
+}
+
+#[test]
+fn unix_socket_needs_no_password() {
+    let dev = Device::start(vec![sh("idle", "exec sleep 1000")]);
+    let socket = dev.path("run/paddock/web.sock");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    send(
+        &mut s,
+        "localhost",
+        "GET",
+        "/services/idle",
+        &[("Accept", "application/json")],
+        "",
+    );
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let r = Reply::parse(&raw);
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["service"]["name"], "idle");
+}
