@@ -270,10 +270,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .host
                 .clone()
                 .ok_or_else(|| anyhow::anyhow!("paddock update needs --host HOST[:PORT]"))?;
-            let password = cli
-                .password
-                .clone()
-                .or_else(|| std::env::var("PADDOCK_PASSWORD").ok().filter(|p| !p.is_empty()));
+            let password = cli.password.clone().or_else(|| {
+                std::env::var("PADDOCK_PASSWORD")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+            });
             commands::update::run(commands::update::UpdateArgs {
                 instance,
                 host,

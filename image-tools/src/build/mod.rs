@@ -124,16 +124,6 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         paddockd::store::RegistriesConfig::parse(&registries_yaml, &instance.config_path)
             .map_err(|e| BuildError::Containers(e.to_string()))?;
     let mut system_json = system_config::build(c)?;
-    if system_json.update_password_hash.is_none() {
-        // Until system_config writes it (W): bcrypt with a salt derived from
-        // the instance, so builds stay reproducible.
-        let salt: [u8; 16] = Ids::new(&c.hostname, &c.update_password)
-            .uuid("update-password-salt")
-            .into_bytes();
-        let hash = bcrypt::hash_with_salt(&c.update_password, 10, salt)
-            .map_err(|e| BuildError::Layout(format!("hashing the update password: {e}")))?;
-        system_json.update_password_hash = Some(hash.format_for_version(bcrypt::Version::TwoB));
-    }
     if c.update != Default::default() {
         system_json.update = Some(paddock_init::config::UpdateSettings {
             health_timeout_secs: c.update.health_timeout_secs,
