@@ -21,6 +21,10 @@ const PASSWORD: &str = "web-ui-test-password";
 const IMAGE: &str = "local/webui-busybox:1";
 const MARK: &str = "webui-container-started";
 
+/// One device at a time: container names (and their cgroups) are global to
+/// the host.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// paddockd with one container (`pinger`), and paddock-init serving the web
 /// UI on the same root; everything stopped by pid on drop.
 struct Device {
@@ -176,6 +180,7 @@ fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 
 #[test]
 fn api_lists_and_restarts_containers_and_proxies_exec() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Device::start();
     let (status, v) = dev.json("GET", "/");
     assert_eq!(status, 200, "{v}");
@@ -279,6 +284,7 @@ fn artifacts() -> PathBuf {
 #[test]
 fn chromium_logs_in_restarts_a_container_and_watches_its_logs() {
     chromium::require();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Device::start();
     let mut browser = Chromium::launch();
     browser.call("Page.enable", serde_json::json!({}));
