@@ -726,3 +726,42 @@ fn output_of_containers_that_exit_at_once_is_kept() {
         });
     }
 }
+
+#[test]
+fn status_shows_memory_and_volumes() {
+    let (_registry, mut inst, image) = setup();
+    inst.write_manifest(
+        "vols.yaml",
+        &manifest(
+            "vols",
+            &image,
+            // Some memory of its own: a shell holding 4 MiB in a variable.
+            "command: [sh, -c, 'x=$(head -c 4194304 /dev/zero | tr \"\\\\0\" a); echo filled; exec sleep 1000']\nnetwork: none\nvolumes:\n  - /perm/data:/data\n  - /perm/conf:/etc/app:ro\n",
+        ),
+    );
+    inst.start();
+    inst.wait_state("vols", "running");
+    inst.wait_for(Duration::from_secs(20), "the shell's output", || {
+        inst.logs("vols").contains("filled").then_some(())
+    });
+    let c = inst.container("vols").unwrap();
+    let memory = c["memory_bytes"].as_u64().unwrap_or_else(|| panic!("{c}"));
+    assert!(memory > 0 && memory < 1 << 32, "{c}");
+    assert_eq!(
+        c["volumes"],
+        serde_json::json!([
+            {"source": "/perm/data", "target": "/data", "read_only": false},
+            {"source": "/perm/conf", "target": "/etc/app", "read_only": true},
+        ])
+    );
+    // Read from the cgroup the runtime made for it, not made up.
+    let pid = c["pid"].as_i64().unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cgroup.contains("/paddock/vols"), "{cgroup}");
+
+    let out = inst.paddock(&["stop", "vols"]);
+    assert!(out.status.success(), "{out:?}");
+    let c = inst.wait_state("vols", "stopped");
+    assert!(c["memory_bytes"].is_null(), "{c}");
+    assert_eq!(c["volumes"].as_array().unwrap().len(), 2);
+}

@@ -5,11 +5,14 @@
 //! manifests (`validate`) and builds OCI images from directories
 //! (`image build`). On a workstation it makes appliance images: `new`,
 //! `add`, `edit` an instance, `build` a disk image, `write` it to a disk.
+//! With `--host HOST[:PORT]` ps, logs, exec, start/stop/restart (services
+//! too), images and apply talk to a device over its web server instead.
 
 mod build;
 mod client;
 mod commands;
 mod instance;
+mod remote;
 mod terminal;
 
 use std::path::PathBuf;
@@ -29,6 +32,18 @@ struct Cli {
     /// paddockd's API socket (default: <root>/run/paddock/paddockd.sock).
     #[arg(long, global = true)]
     socket: Option<PathBuf>,
+    /// Talk to a device's web server (HOST[:PORT]; port: the instance's
+    /// http_port, else 80) instead of the local paddockd.
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    host: Option<String>,
+    /// The instance directory (build, edit, add; with --host its
+    /// update_password is the device's password).
+    #[arg(long, global = true, value_name = "DIR")]
+    instance: Option<PathBuf>,
+    /// The device's password when there is no --instance and no
+    /// $PADDOCK_PASSWORD.
+    #[arg(long, global = true)]
+    password: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,8 +112,6 @@ enum Command {
     },
     /// Add a Rust program (cargo package dir, or crate[@version]) or a container manifest (.yaml).
     Add {
-        #[arg(long)]
-        instance: Option<PathBuf>,
         /// The program's name under /user/ (default: its binary's name).
         #[arg(long)]
         name: Option<String>,
@@ -114,14 +127,9 @@ enum Command {
         flags: Vec<String>,
     },
     /// Edit the instance's config.yaml in $EDITOR (kept only when valid).
-    Edit {
-        #[arg(long)]
-        instance: Option<PathBuf>,
-    },
+    Edit,
     /// Build the instance's disk image (GPT: ESP, root A/B, perm).
     Build {
-        #[arg(long)]
-        instance: Option<PathBuf>,
         /// Output file (default: HOSTNAME.img).
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -183,7 +191,16 @@ async fn main() {
 async fn run(cli: Cli) -> anyhow::Result<i32> {
     let paths = paddockd::paths::Paths::new(&cli.root);
     let socket = cli.socket.clone().unwrap_or_else(|| paths.api_socket());
-    let client = client::Client::new(&socket);
+    let client = match &cli.host {
+        Some(host) => client::Client::remote(&remote::Device::resolve(
+            host,
+            cli.instance.as_deref(),
+            std::env::var("PADDOCK_PASSWORD").ok(),
+            cli.password.clone(),
+        )?)?,
+        None => client::Client::new(&socket),
+    };
+    let instance = cli.instance;
     use commands::*;
     match cli.command {
         Command::Validate { paths: targets } => validate::run(&paths, &targets),
@@ -206,7 +223,6 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Prune => images::prune(&client).await,
         Command::New { name, dir } => new::run(&name, dir.as_deref()),
         Command::Add {
-            instance,
             name,
             wait_for_clock,
             dont_start,
@@ -220,9 +236,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             wait_for_clock,
             dont_start,
         }),
-        Command::Edit { instance } => edit::run(instance.as_deref()),
+        Command::Edit => edit::run(instance.as_deref()),
         Command::Build {
-            instance,
             output,
             bin_dir,
             workspace,

@@ -5,6 +5,7 @@
 
 pub mod container;
 pub mod log_buffer;
+pub mod memory;
 pub mod monitor_client;
 pub mod runner;
 pub mod status;
@@ -355,6 +356,12 @@ impl Supervisor {
         };
         if let Ok(invalid) = self.invalid.lock() {
             out.extend(invalid.iter().cloned());
+        }
+        for s in &mut out {
+            s.memory_bytes = match (s.state, s.pid) {
+                (State::Running | State::Stopping, Some(pid)) => memory::of_process(pid),
+                _ => None,
+            };
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out

@@ -58,6 +58,32 @@ pub struct ContainerStatus {
     /// Published ports in effect, as `HOST_IP:HOST_PORT->PORT/PROTO`.
     #[serde(default)]
     pub ports: Vec<String>,
+    /// Bind mounts from the manifest.
+    #[serde(default)]
+    pub volumes: Vec<VolumeStatus>,
+    /// Memory its cgroup uses now (while it runs).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// One bind mount as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeStatus {
+    /// The host path.
+    pub source: String,
+    /// The path inside the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+impl From<&crate::manifest::Volume> for VolumeStatus {
+    fn from(v: &crate::manifest::Volume) -> Self {
+        Self {
+            source: v.source.display().to_string(),
+            target: v.target.display().to_string(),
+            read_only: v.read_only,
+        }
+    }
 }
 
 impl ContainerStatus {
@@ -77,6 +103,8 @@ impl ContainerStatus {
             manifest: manifest.to_string(),
             address: None,
             ports: Vec::new(),
+            volumes: Vec::new(),
+            memory_bytes: None,
         }
     }
 }

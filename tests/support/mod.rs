@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod device;
 pub mod instance;
 pub mod net;
 pub mod proxy;

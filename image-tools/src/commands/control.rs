@@ -1,10 +1,22 @@
-//! `paddock start|stop|restart NAME` and `paddock apply`.
+//! `paddock start|stop|restart NAME` and `paddock apply`; with `--host`,
+//! NAME is a container of the device, else one of its services.
 
 use paddockd::supervisor::status::ContainerStatus;
 
 use crate::client::Client;
+use crate::remote::{self, services};
 
 pub async fn container(client: &Client, name: &str, action: &str) -> anyhow::Result<i32> {
+    if client.is_remote() && !remote::is_container(client, name).await? {
+        let Some(status) = services::action(client, name, action).await? else {
+            anyhow::bail!(
+                "no container or service named {name:?} on {}",
+                client.peer()
+            );
+        };
+        println!("{}: {}", status.name, status.state);
+        return Ok(0);
+    }
     let path = format!(
         "/v1/containers/{}/{action}",
         paddockd::api::percent_encode(name)

@@ -1,5 +1,8 @@
 //! `paddock exec [-i] [-t] NAME -- CMD…`: a command inside a running
-//! container, over paddockd's upgraded exec connection (docs/api.md).
+//! container, over paddockd's upgraded exec connection (docs/api.md) —
+//! its socket, or a device's `/api/v1` proxy with `--host`: the frames are
+//! the same either way. With `-t` the window size goes first and again on
+//! every SIGWINCH.
 
 use std::os::fd::AsFd;
 
@@ -25,14 +28,11 @@ pub async fn run(
     );
     let body = serde_json::json!({ "cmd": command, "tty": tty, "env": env });
     let resp = client.send("POST", &path, Some(body), true).await?;
-    if resp.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+    let status = resp.status();
+    if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
         use http_body_util::BodyExt;
         let bytes = resp.into_body().collect().await?.to_bytes();
-        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-        anyhow::bail!("{message}");
+        anyhow::bail!("{}", crate::client::error_message(status, &bytes));
     }
     let upgraded = TokioIo::new(hyper::upgrade::on(resp).await?);
     let (mut reader, mut writer) = tokio::io::split(upgraded);
@@ -105,7 +105,10 @@ pub async fn run(
             Some(Frame::Exit(code)) => return Ok(code),
             Some(Frame::Error(message)) => anyhow::bail!("{message}"),
             Some(_) => {}
-            None => anyhow::bail!("paddockd closed the exec session without an exit code"),
+            None => anyhow::bail!(
+                "{} closed the exec session without an exit code",
+                client.peer()
+            ),
         }
     }
 }

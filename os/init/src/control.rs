@@ -48,6 +48,13 @@ pub struct ServiceStatus {
     pub last_exit: Option<String>,
     pub wait_for_clock: bool,
     pub dont_start: bool,
+    /// Memory in use while running: the service cgroup's `memory.current`,
+    /// else the summed VmRSS of its process group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// When the current run started (seconds since 1970), while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_unix: Option<u64>,
 }
 
 /// Every reply: `ok`, and on failure `error`; the other fields belong to

@@ -4,7 +4,7 @@
 //! command line) it runs stage 1 in the initramfs (`/init` exists and
 //! `/etc/paddock/system.json` does not) or stage 2 on the real root.
 //! Otherwise:
-//!   paddock-init --no-pid1 --root DIR [--grace-ms N …] [--web-listen ADDR:PORT]…
+//!   paddock-init --no-pid1 --root DIR [--grace-ms N …] [--cgroup-root DIR] [--web-listen ADDR:PORT]…
 //!                                         supervise DIR/etc/paddock/system.json
 //!   paddock-init ctl [--socket PATH] list|start|stop|restart|logs|reboot|poweroff
 //! See os/README.md.
@@ -50,6 +50,10 @@ struct Args {
     /// A run this long resets the backoff.
     #[arg(long, default_value_t = 30_000)]
     healthy_ms: u64,
+    /// A directory in a cgroup v2 hierarchy: each service runs in its own
+    /// cgroup below it (memory in `list`). Default: none without PID 1.
+    #[arg(long)]
+    cgroup_root: Option<PathBuf>,
     /// Serve the web UI and API on ADDR:PORT (repeatable; with --no-pid1),
     /// password hash from the config's `update_password_hash`.
     #[arg(long, value_name = "ADDR:PORT")]
@@ -148,6 +152,7 @@ fn cli(args: Args) -> anyhow::Result<()> {
     opts.backoff_initial = Duration::from_millis(args.backoff_ms);
     opts.backoff_max = Duration::from_millis(args.backoff_max_ms);
     opts.healthy_after = Duration::from_millis(args.healthy_ms);
+    opts.cgroup_root = args.cgroup_root;
     let kind = supervisor::run(&config.services, opts)?;
     tracing::info!(?kind, "all services stopped (not PID 1: not rebooting)");
     Ok(())

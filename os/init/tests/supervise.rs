@@ -1,6 +1,6 @@
 //! The supervisor as a real process (`paddock-init --no-pid1`) with real
 //! busybox services: crashes and backoff, dont_start, wait_for_clock,
-//! orphans, stop with grace, shutdown.
+//! orphans, stop with grace, shutdown, service cgroups (memory, uptime).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,6 +30,10 @@ struct Init {
 
 impl Init {
     fn start(services: Vec<Service>) -> Self {
+        Self::start_with(services, &[])
+    }
+
+    fn start_with(services: Vec<Service>, extra: &[&std::ffi::OsStr]) -> Self {
         let root = tempfile::tempdir().unwrap();
         let mut config = SystemConfig::new("test");
         config.services = services;
@@ -52,6 +56,7 @@ impl Init {
                 "--healthy-ms",
                 "5000",
             ])
+            .args(extra)
             .env("PADDOCK_INIT_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -357,4 +362,131 @@ fn missing_program_backs_off() {
     });
     let s = init.status("ghost");
     assert!(s.last_exit.unwrap().starts_with("start failed: "));
+}
+
+/// A fresh directory in this machine's cgroup v2 hierarchy (the device
+/// mounts it at /sys/fs/cgroup; a hybrid host has it at
+/// /sys/fs/cgroup/unified); removed (deepest first) on drop.
+struct TestCgroup(PathBuf);
+
+impl TestCgroup {
+    fn new(tag: &str) -> Self {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let v2 = mounts
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .find(|f| f.len() > 2 && f[2] == "cgroup2")
+            .map(|f| PathBuf::from(f[1]))
+            .expect("no cgroup2 hierarchy mounted (mount -t cgroup2 none /sys/fs/cgroup/unified)");
+        Self(v2.join(format!("paddock-init-test-{}-{tag}", std::process::id())))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.0) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn services_run_in_their_own_cgroup_with_memory_and_start_time() {
+    let cg = TestCgroup::new("services");
+    let before = now_unix();
+    let mut init = Init::start_with(
+        vec![
+            // A child in the background: it must land in the cgroup too.
+            sh("forker", "sleep 100 & echo child $!; exec sleep 100"),
+            sh("other", "exec sleep 100"),
+        ],
+        &["--cgroup-root".as_ref(), cg.0.as_os_str()],
+    );
+    let s = init.wait_state("forker", "running");
+    let pid = s.pid.unwrap();
+    init.wait_for(Duration::from_secs(3), "the child's pid", || {
+        init.logs("forker").iter().any(|l| l.starts_with("child "))
+    });
+    let child: i32 = init
+        .logs("forker")
+        .iter()
+        .find_map(|l| l.strip_prefix("child ").map(|p| p.parse().unwrap()))
+        .unwrap();
+    let procs = std::fs::read_to_string(cg.0.join("forker/cgroup.procs")).unwrap();
+    let procs: Vec<i32> = procs.lines().map(|l| l.parse().unwrap()).collect();
+    assert!(procs.contains(&pid), "{procs:?} lacks {pid}");
+    assert!(procs.contains(&child), "{procs:?} lacks the child {child}");
+    let other = init.wait_state("other", "running");
+    let other_procs = std::fs::read_to_string(cg.0.join("other/cgroup.procs")).unwrap();
+    assert_eq!(other_procs.trim(), other.pid.unwrap().to_string());
+
+    // memory.current where the hierarchy has the memory controller, else
+    // the process group's VmRSS: a running shell uses some either way.
+    let memory = s.memory_bytes.expect("memory_bytes while running");
+    assert!(memory > 0 && memory < 1 << 30, "{memory}");
+    let started = s.started_at_unix.expect("started_at_unix while running");
+    assert!(
+        (before..=now_unix()).contains(&started),
+        "{before} <= {started}"
+    );
+
+    // A restart is a new run; a stopped service has neither field.
+    std::thread::sleep(Duration::from_millis(1100));
+    init.send(Request::Restart {
+        name: "other".into(),
+    });
+    init.wait_for(Duration::from_secs(3), "other's new run", || {
+        let s = init.status("other");
+        s.state == "running" && s.pid != other.pid
+    });
+    assert!(init.status("other").started_at_unix.unwrap() > other.started_at_unix.unwrap());
+    init.send(Request::Stop {
+        name: "other".into(),
+    });
+    let stopped = init.wait_state("other", "stopped");
+    assert_eq!(
+        (stopped.memory_bytes, stopped.started_at_unix),
+        (None, None)
+    );
+
+    init.send(Request::Poweroff);
+    init.wait_exit(Duration::from_secs(5));
+    // Stopped with its process group, so the cgroup can be removed.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(child) {
+        assert!(Instant::now() < deadline, "{child} outlived its service");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn without_cgroups_memory_comes_from_the_process_group() {
+    let init = Init::start(vec![sh("plain", "sleep 100 & exec sleep 100")]);
+    let s = init.wait_state("plain", "running");
+    let memory = s.memory_bytes.expect("memory_bytes while running");
+    // Two processes (the shell exec'd into sleep, the background sleep).
+    let one = {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid.unwrap())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 1024
+    };
+    assert!(memory >= one && one > 0, "{memory} < {one}");
+    assert!(s.started_at_unix.is_some());
 }

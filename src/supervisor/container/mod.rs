@@ -54,11 +54,12 @@ pub struct ContainerHandle {
 impl ContainerHandle {
     /// Starts the task for `manifest`; it re-adopts a running monitor first.
     pub fn spawn(shared: Arc<Shared>, manifest: Manifest, logs: Arc<LogBuffer>) -> Self {
-        let status = ContainerStatus::new(
+        let mut status = ContainerStatus::new(
             &manifest.name,
             &manifest.image,
             &manifest.source.display().to_string(),
         );
+        status.volumes = manifest.volumes.iter().map(Into::into).collect();
         let (status_tx, status_rx) = watch::channel(status);
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let monitor = MonitorClient::new(shared.paths.monitor_dir(&manifest.name));

@@ -5,6 +5,7 @@
 //! [`run`] works as PID 1 and, for tests and development, as an ordinary
 //! process (it then becomes a child subreaper so orphans still come to it).
 
+mod cgroup;
 mod events;
 mod service;
 mod spawn;
@@ -23,6 +24,7 @@ use crate::control::{Request, Response};
 use events::Event;
 use service::ServiceState;
 
+pub use cgroup::DEVICE_ROOT as DEVICE_CGROUP_ROOT;
 pub use spawn::DEFAULT_PATH;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,10 @@ pub struct Options {
     pub log_lines: usize,
     /// Running as PID 1: at shutdown also signal every other process.
     pub pid1: bool,
+    /// A directory in a cgroup v2 hierarchy under which each service gets
+    /// its own cgroup (`ROOT/NAME`). `None`: [`DEVICE_CGROUP_ROOT`] as
+    /// PID 1, no service cgroups otherwise.
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl Options {
@@ -80,6 +86,7 @@ impl Options {
             grace: Duration::from_secs(10),
             log_lines: 1000,
             pid1: false,
+            cgroup_root: None,
         }
     }
 
@@ -104,7 +111,15 @@ struct Supervisor {
 ///
 /// Signals: SIGTERM and SIGINT mean reboot as PID 1 (poweroff otherwise);
 /// SIGUSR1, SIGUSR2 and SIGPWR mean poweroff.
-pub fn run(services: &[Service], opts: Options) -> Result<Shutdown, Error> {
+pub fn run(services: &[Service], mut opts: Options) -> Result<Shutdown, Error> {
+    if opts.pid1 && opts.cgroup_root.is_none() {
+        opts.cgroup_root = Some(PathBuf::from(DEVICE_CGROUP_ROOT));
+    }
+    if let Some(root) = &opts.cgroup_root {
+        if !cgroup::prepare_root(root) {
+            opts.cgroup_root = None;
+        }
+    }
     let (tx, rx) = mpsc::channel();
     events::watch_signals(tx.clone())?;
     if !opts.pid1 {

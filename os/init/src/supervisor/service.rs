@@ -2,13 +2,15 @@
 //! clock), exit → restart with backoff, stop (SIGTERM to the group, SIGKILL
 //! after the grace period).
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
+use super::cgroup;
 use super::spawn::{record, spawn};
 use super::Options;
 use crate::config::Service;
@@ -37,13 +39,14 @@ pub struct ServiceState {
     last_exit: Option<String>,
     restart_after_stop: bool,
     pub logs: Arc<Mutex<LogBuffer>>,
+    /// Its cgroup directory, when services get cgroups.
+    cgroup: Option<PathBuf>,
 }
 
 impl ServiceState {
     pub fn new(config: Service, opts: &Options) -> Self {
         Self {
             want: !config.dont_start,
-            config,
             status: Status::Stopped,
             pid: None,
             started_at: None,
@@ -52,6 +55,11 @@ impl ServiceState {
             last_exit: None,
             restart_after_stop: false,
             logs: Arc::new(Mutex::new(LogBuffer::new(opts.log_lines))),
+            cgroup: opts
+                .cgroup_root
+                .as_ref()
+                .map(|root| cgroup::service_dir(root, &config.name)),
+            config,
         }
     }
 
@@ -74,8 +82,12 @@ impl ServiceState {
             self.status = Status::WaitingForClock;
             return;
         }
-        match spawn(&self.config, self.logs.clone()) {
+        let procs = self.cgroup.as_deref().and_then(cgroup::open_procs);
+        match spawn(&self.config, self.logs.clone(), procs.as_ref()) {
             Ok(pid) => {
+                if let Some(dir) = self.cgroup.as_deref() {
+                    self.check_cgroup(dir, pid);
+                }
                 self.starts += 1;
                 self.pid = Some(pid);
                 self.started_at = Some(now);
@@ -87,6 +99,17 @@ impl ServiceState {
                 self.note(format!("start {}: {e}", self.config.path.display()));
                 self.schedule_restart(now, opts);
             }
+        }
+    }
+
+    /// Makes sure a new process is in the service's cgroup (moving it if the
+    /// child could not); a failure is logged, the service runs anyway.
+    fn check_cgroup(&self, dir: &std::path::Path, pid: Pid) {
+        if cgroup::contains(dir, pid) {
+            return;
+        }
+        if let Err(e) = cgroup::move_into(dir, pid) {
+            tracing::warn!(service = %self.config.name, "move into cgroup {}: {e}", dir.display());
         }
     }
 
@@ -213,8 +236,20 @@ impl ServiceState {
             last_exit: self.last_exit.clone(),
             wait_for_clock: self.config.wait_for_clock,
             dont_start: self.config.dont_start,
+            memory_bytes: self
+                .pid
+                .and_then(|pid| cgroup::memory_bytes(self.cgroup.as_deref(), Some(pid))),
+            started_at_unix: self.pid.and(self.started_at).and_then(unix_time),
         }
     }
+}
+
+/// The wall-clock time of `at` in seconds since 1970, computed now (so a
+/// clock stepped by NTP after the start still gives the right answer).
+fn unix_time(at: Instant) -> Option<u64> {
+    let ago = Instant::now().saturating_duration_since(at);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    Some(now.checked_sub(ago)?.as_secs())
 }
 
 /// Signals the whole process group the service leads (it called setsid).

@@ -1,6 +1,8 @@
 //! Starting one service process: its own session and process group (so it
 //! is stopped as a group), stdin from /dev/null, stdout and stderr into one
-//! pipe read by a thread that feeds the ring buffer and the console.
+//! pipe read by a thread that feeds the ring buffer and the console; when
+//! given its cgroup's `cgroup.procs`, the child moves itself there before
+//! exec (so nothing it forks escapes the cgroup).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,7 +20,13 @@ use crate::logbuf::{LogBuffer, MAX_LINE};
 /// PATH for services unless their env sets one.
 pub const DEFAULT_PATH: &str = "/user:/usr/bin:/usr/sbin:/bin:/sbin";
 
-pub fn spawn(service: &Service, logs: Arc<Mutex<LogBuffer>>) -> std::io::Result<Pid> {
+pub fn spawn(
+    service: &Service,
+    logs: Arc<Mutex<LogBuffer>>,
+    cgroup_procs: Option<&File>,
+) -> std::io::Result<Pid> {
+    use std::os::fd::AsRawFd;
+    let procs_fd = cgroup_procs.map(|f| f.as_raw_fd());
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let write2 = write.try_clone()?;
     let mut cmd = Command::new(&service.path);
@@ -30,15 +38,21 @@ pub fn spawn(service: &Service, logs: Arc<Mutex<LogBuffer>>) -> std::io::Result<
         .stdin(Stdio::null())
         .stdout(Stdio::from(write))
         .stderr(Stdio::from(write2));
-    // SAFETY: runs in the forked child before exec; setsid(2) and
-    // pthread_sigmask(3) are async-signal-safe and the closure allocates
-    // nothing (an empty SigSet is a plain value).
+    // SAFETY: runs in the forked child before exec; setsid(2),
+    // pthread_sigmask(3) and write(2) are async-signal-safe and the closure
+    // allocates nothing (an empty SigSet is a plain value, the fd a number).
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             // init blocks the signals it reads from its signalfd; the mask
             // is inherited across exec, so give the service a clean one.
             SigSet::empty().thread_set_mask()?;
             nix::unistd::setsid()?;
+            if let Some(fd) = procs_fd {
+                // "0" moves the writer; a failure is noticed by the parent.
+                // fd is the parent's open cgroup.procs (close-on-exec), the
+                // buffer a static one-byte string.
+                let _ = libc::write(fd, b"0".as_ptr().cast(), 1);
+            }
             Ok(())
         });
     }
