@@ -2,6 +2,7 @@
 //! to build, push and pull images.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod device;
 pub mod instance;
 pub mod net;
