@@ -1,8 +1,5 @@
-//! `paddock --host`: the CLI against a device's web server — init's own
-//! (`paddock-init --no-pid1 --web-listen`, next to a real paddockd) when the
-//! paddock-init built here has it, else a stand-in with the same routes and
-//! Basic auth over a real paddock-init and paddockd (tests/support/device.rs).
-//! `PADDOCK_TEST_INIT=PATH` picks another paddock-init binary.
+//! `paddock --host`: the CLI against a device's web server, init's own
+//! (`paddock-init --no-pid1 --web-listen`, next to a real paddockd).
 
 mod support;
 
@@ -13,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::device::{has_web_server, DeviceServer, TestInit};
+use support::device::TestInit;
 use support::instance::{bin, push_busybox, Instance};
 use support::registry::{free_port, TestRegistry};
 
@@ -89,29 +86,15 @@ fn the_cli_drives_services_and_containers_of_a_device() {
         .trim_matches('"')
         .to_string();
 
-    let init_bin = std::env::var_os("PADDOCK_TEST_INIT")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| bin("paddock-init"));
-    let (_init, _server, host) = if has_web_server(&init_bin) {
-        eprintln!("against init's web server ({})", init_bin.display());
-        let port = free_port();
-        let hash = bcrypt::hash(&password, 4).unwrap();
-        let init = TestInit::start_in(&init_bin, Some(inst.root()), services, Some((port, hash)));
-        (init, None, format!("127.0.0.1:{port}"))
-    } else {
-        eprintln!(
-            "against the stand-in server ({} has no --web-listen)",
-            init_bin.display()
-        );
-        let init = TestInit::start_in(&init_bin, None, services, None);
-        let server = DeviceServer::start(
-            &password,
-            &init.socket(),
-            &inst.root().join("run/paddock/paddockd.sock"),
-        );
-        let host = server.host();
-        (init, Some(server), host)
-    };
+    let port = free_port();
+    let hash = bcrypt::hash(&password, 4).unwrap();
+    let _init = TestInit::start_in(
+        &support::instance::bin("paddock-init"),
+        Some(inst.root()),
+        services,
+        Some((port, hash)),
+    );
+    let host = format!("127.0.0.1:{port}");
     let inst_arg = instance.to_str().unwrap();
 
     // Wrong or no password: a clear 401 message naming the host.
