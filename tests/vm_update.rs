@@ -237,6 +237,34 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         vm.log()
     );
 
+    // Scripted use: the password from the instance, services and containers as JSON.
+    let out = Command::new(bin("paddock"))
+        .args(["ps", "--json", "--instance"])
+        .arg(&inst)
+        .args(["--host", &format!("127.0.0.1:{web}")])
+        .env_remove("PADDOCK_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let ps: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state_of = |kind: &str, name: &str| {
+        ps.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind && e["name"] == name)
+            .map(|e| e["state"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(
+        state_of("service", "paddockd").as_deref(),
+        Some("running"),
+        "{ps}"
+    );
+    assert_eq!(
+        state_of("container", "web").as_deref(),
+        Some("running"),
+        "{ps}"
+    );
+
     // 1. Wrong password: 401, nothing written.
     let body = b"not a root file system".to_vec();
     let sha = {
