@@ -17,6 +17,8 @@
 #[path = "support/image.rs"]
 mod image;
 mod support;
+#[path = "support/terminal.rs"]
+mod terminal;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -29,6 +31,7 @@ use image::*;
 use serde_json::Value;
 use support::instance::{bin, push_busybox, require_root};
 use support::{free_port, TestRegistry};
+use terminal::Ssh;
 
 /// Copies a serial console log to cargo's test temp dir when dropped.
 struct KeepLog(PathBuf);
@@ -194,6 +197,11 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     ]);
     assert!(out.status.success(), "paddock add: {}", stderr(&out));
     write_container(&inst, &image_ref, "container-v1");
+    // breakglass is installed but not started at boot (config.yaml's
+    // default); its key goes to /perm.
+    let ssh_port = free_port();
+    let ssh = Ssh::new(tmp.path(), ssh_port);
+    std::fs::write(inst.join("breakglass.authorized_keys"), &ssh.public_key).unwrap();
 
     let bin_dir = std::env::var("PADDOCK_TEST_BIN_DIR").unwrap_or_else(|_| {
         bin("paddock-init")
@@ -215,6 +223,8 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         format!("{web}:80"),
         "--fwd".into(),
         format!("{cport}:8081"),
+        "--fwd".into(),
+        format!("{ssh_port}:22"),
     ];
     let fwd: Vec<&str> = fwd.iter().map(String::as_str).collect();
     let serial = tmp.path().join("serial-1.log");
@@ -263,6 +273,44 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         state_of("container", "web").as_deref(),
         Some("running"),
         "{ps}"
+    );
+
+    // breakglass on demand: not running at boot, started through the API.
+    assert_eq!(
+        state_of("service", "breakglass").as_deref(),
+        Some("stopped"),
+        "{ps}"
+    );
+    assert!(
+        !ssh.run("paddock ps").status.success(),
+        "ssh answered before breakglass was started"
+    );
+    let (code, answer) = http(
+        web,
+        "POST",
+        "/services/breakglass/start",
+        &password,
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let listing = loop {
+        let out = ssh.run("paddock ps");
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ssh after starting breakglass: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert!(
+        listing.contains("web") && listing.contains("running"),
+        "{listing}"
     );
 
     // 1. Wrong password: 401, nothing written.
