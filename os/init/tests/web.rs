@@ -41,7 +41,13 @@ struct Device {
 
 impl Device {
     fn start(services: Vec<Service>) -> Self {
+        Self::start_with(services, |_| {})
+    }
+
+    /// `setup` prepares the root (e.g. /perm/web) before init starts.
+    fn start_with(services: Vec<Service>, setup: impl FnOnce(&Path)) -> Self {
         let root = tempfile::tempdir().unwrap();
+        setup(root.path());
         let mut config = SystemConfig::new("webtest");
         config.services = services;
         config.update_password_hash = Some(bcrypt::hash(PASSWORD, 4).unwrap());
@@ -64,6 +70,7 @@ impl Device {
             .unwrap();
         let dev = Self { root, child, addr };
         let deadline = Instant::now() + Duration::from_secs(10);
+        // (With TLS, a TCP connect still succeeds: that is all this waits for.)
         while TcpStream::connect(dev.addr).is_err() || !dev.path("run/paddock/init.sock").exists() {
             assert!(Instant::now() < deadline, "web server never came up");
             std::thread::sleep(Duration::from_millis(25));
@@ -434,4 +441,76 @@ fn unix_socket_needs_no_password() {
     assert_eq!(r.status, 200, "{r:?}");
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["service"]["name"], "idle");
+}
+
+/// A certificate in /perm/web turns the TCP listener into HTTPS (checked
+/// with curl against that certificate); plain HTTP there gets no answer.
+#[test]
+fn tls_from_a_certificate_in_perm() {
+    for (tool, package) in [("openssl", "openssl"), ("curl", "curl")] {
+        assert!(
+            Command::new(tool).arg("--version").output().is_ok(),
+            "{tool} is missing: apt-get install {package}"
+        );
+    }
+    let dev = Device::start_with(vec![sh("svc", "exec sleep 1000")], |root| {
+        let web = root.join("perm/web");
+        std::fs::create_dir_all(&web).unwrap();
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=paddock"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(web.join("key.pem"))
+            .arg("-out")
+            .arg(web.join("cert.pem"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let curl = |scheme: &str| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(dev.path("perm/web/cert.pem"))
+            .args([
+                "-u",
+                &format!("paddock:{PASSWORD}"),
+                "-H",
+                "Accept: application/json",
+            ])
+            .arg(format!("{scheme}://{}/", dev.addr))
+            .output()
+            .unwrap()
+    };
+    let mut tries = 0;
+    let out = loop {
+        let out = curl("https");
+        if out.status.success() || tries == 50 {
+            break out;
+        }
+        tries += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        out.status.success(),
+        "https: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hostname"], "webtest", "{v}");
+    let plain = curl("http");
+    assert!(
+        !plain.status.success() || !String::from_utf8_lossy(&plain.stdout).contains("webtest"),
+        "plain HTTP answered on the TLS port"
+    );
 }
