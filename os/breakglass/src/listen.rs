@@ -3,7 +3,6 @@
 //! every few seconds because DHCP brings addresses later (and takes them
 //! away). Each accepted connection runs as its own russh session.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use russh::server::Config;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use crate::server::{Conn, Context};
 
@@ -39,49 +37,11 @@ pub async fn fixed(
 
 /// Serves on every private address with `port`, following address changes.
 pub async fn private(port: u16, config: Arc<Config>, ctx: Arc<Context>) -> anyhow::Result<()> {
-    let mut bound: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
-    // Addresses that failed to bind, so each failure is logged once.
-    let mut failed: HashMap<SocketAddr, String> = HashMap::new();
-    loop {
-        match paddock_init::addresses::private(port) {
-            Ok(now) => {
-                let wanted: Vec<SocketAddr> = now.iter().map(|a| a.addr).collect();
-                bound.retain(|addr, task| {
-                    let keep = wanted.contains(addr) && !task.is_finished();
-                    if !keep {
-                        tracing::info!(addr = %addr, "address gone; not listening there any more");
-                        task.abort();
-                    }
-                    keep
-                });
-                failed.retain(|addr, _| wanted.contains(addr));
-                for a in now {
-                    if bound.contains_key(&a.addr) {
-                        continue;
-                    }
-                    match TcpListener::bind(a.addr).await {
-                        Ok(l) => {
-                            tracing::info!(addr = %a.addr, interface = %a.interface, "listening");
-                            failed.remove(&a.addr);
-                            bound.insert(
-                                a.addr,
-                                tokio::spawn(accept(l, config.clone(), ctx.clone())),
-                            );
-                        }
-                        Err(e) => {
-                            let msg = e.to_string();
-                            if failed.get(&a.addr) != Some(&msg) {
-                                tracing::warn!(addr = %a.addr, interface = %a.interface, "cannot listen: {msg}");
-                                failed.insert(a.addr, msg);
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("listing addresses: {e}"),
-        }
-        tokio::time::sleep(RESCAN).await;
-    }
+    paddock_init::addresses::follow(port, RESCAN, "breakglass", |l| {
+        tokio::spawn(accept(l, config.clone(), ctx.clone()))
+    })
+    .await;
+    Ok(())
 }
 
 async fn accept(l: TcpListener, config: Arc<Config>, ctx: Arc<Context>) {

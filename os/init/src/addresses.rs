@@ -1,9 +1,15 @@
 //! Which local addresses the device's management servers (the web UI and
 //! API, breakglass) may listen on: loopback, private and link-local ones
 //! only, never a public address, and never the container bridge (containers
-//! must not reach the management plane).
+//! must not reach the management plane). [`follow`] keeps a server's
+//! listeners in step with the addresses.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// Interfaces whose addresses are never listened on: paddockd's container
 /// bridge and the host ends of its veths.
@@ -58,6 +64,59 @@ pub fn private(port: u16) -> std::io::Result<Vec<ListenAddress>> {
         }
     }
     Ok(out)
+}
+
+/// Keeps a listener on every [`private`] address with `port`, checked every
+/// `interval` (DHCP hands out addresses late; a fresh IPv6 address is
+/// tentative for a moment, so a failed bind is retried next round). `serve`
+/// gets each new listener and returns the task accepting on it; the task is
+/// aborted when its address goes away. `server` names the server in logs.
+/// Never returns.
+pub async fn follow(
+    port: u16,
+    interval: Duration,
+    server: &str,
+    mut serve: impl FnMut(TcpListener) -> JoinHandle<()>,
+) {
+    let mut bound: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
+    // The last bind error per address, so each failure is logged once.
+    let mut failed: HashMap<SocketAddr, String> = HashMap::new();
+    loop {
+        match private(port) {
+            Ok(now) => {
+                bound.retain(|addr, task| {
+                    let keep = now.iter().any(|a| a.addr == *addr) && !task.is_finished();
+                    if !keep {
+                        tracing::info!(server, %addr, "address gone; not listening there any more");
+                        task.abort();
+                    }
+                    keep
+                });
+                failed.retain(|addr, _| now.iter().any(|a| a.addr == *addr));
+                for a in now {
+                    if bound.contains_key(&a.addr) {
+                        continue;
+                    }
+                    match TcpListener::bind(a.addr).await {
+                        Ok(l) => {
+                            tracing::info!(server, addr = %a.addr, interface = %a.interface, "listening");
+                            failed.remove(&a.addr);
+                            bound.insert(a.addr, serve(l));
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            if failed.get(&a.addr) != Some(&msg) {
+                                tracing::warn!(server, addr = %a.addr, interface = %a.interface, "cannot listen (retrying): {msg}");
+                                failed.insert(a.addr, msg);
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(server, "listing addresses: {e}"),
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 /// RFC 1918, loopback, link-local (169.254/16) and shared address space

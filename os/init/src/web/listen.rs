@@ -2,15 +2,12 @@
 //! private address (re-checked every few seconds: binding new addresses
 //! as DHCP or SLAAC adds them, dropping vanished ones).
 
-use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use super::peer::Peer;
@@ -71,47 +68,10 @@ fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
 }
 
 async fn watch(port: u16, router: Router, tls: Option<TlsAcceptor>) {
-    let mut bound: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
-    let mut failed: HashSet<SocketAddr> = HashSet::new();
-    loop {
-        match addresses::private(port) {
-            Ok(list) => {
-                let want: HashSet<SocketAddr> = list.into_iter().map(|a| a.addr).collect();
-                bound.retain(|addr, task| {
-                    let keep = want.contains(addr) && !task.is_finished();
-                    if !keep {
-                        tracing::info!(%addr, "web: address gone, no longer listening");
-                        task.abort();
-                    }
-                    keep
-                });
-                failed.retain(|a| want.contains(a));
-                for addr in want {
-                    if bound.contains_key(&addr) {
-                        continue;
-                    }
-                    match TcpListener::bind(addr).await {
-                        Ok(l) => {
-                            tracing::info!(%addr, tls = tls.is_some(), "web: listening");
-                            failed.remove(&addr);
-                            bound.insert(
-                                addr,
-                                tokio::spawn(accept_tcp(l, router.clone(), tls.clone())),
-                            );
-                        }
-                        // A fresh IPv6 address is tentative for a moment: retried next round.
-                        Err(e) => {
-                            if failed.insert(addr) {
-                                tracing::warn!("web: bind {addr}: {e} (retrying)");
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("web: listing addresses: {e}"),
-        }
-        tokio::time::sleep(RECHECK).await;
-    }
+    addresses::follow(port, RECHECK, "web", |l| {
+        tokio::spawn(accept_tcp(l, router.clone(), tls.clone()))
+    })
+    .await;
 }
 
 async fn accept_tcp(listener: TcpListener, router: Router, tls: Option<TlsAcceptor>) {
