@@ -32,10 +32,14 @@ pub fn serve(
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let _ = std::fs::remove_file(socket);
-    let listener = UnixListener::bind(socket)?;
+    // Bound and made root-only under a temporary name, then renamed over
+    // any stale socket: whoever sees the path can connect to it.
+    let staging = socket.with_extension("sock.new");
+    let _ = std::fs::remove_file(&staging);
+    let listener = UnixListener::bind(&staging)?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&staging, socket)?;
     Ok(tokio::spawn(async move {
         loop {
             let (stream, _) = match listener.accept().await {

@@ -8,6 +8,7 @@
 //! - [`supervisor::run`]: service supervision (restart with backoff,
 //!   wait_for_clock, dont_start, logs, reaping, stop with grace), usable as
 //!   PID 1 or as an ordinary process for tests.
+//! - [`unix_socket`]: root-only sockets that appear ready to connect.
 //! - [`gpt`]: partitions by GPT name or unique GUID.
 //! - [`update`]: over-the-air updates (the `/update` HTTP routes) and the
 //!   probation of a newly installed slot.
@@ -20,5 +21,6 @@ pub mod control;
 pub mod gpt;
 pub mod logbuf;
 pub mod supervisor;
+pub mod unix_socket;
 pub mod update;
 pub mod web;

@@ -337,6 +337,18 @@ fn poweroff_stops_everything_and_exits() {
     assert!(!init.socket().exists(), "socket removed");
 }
 
+/// With nothing to stop, init exits right after it handles the request;
+/// the "ok" must still reach the asker first (CI once saw the connection
+/// closed without a reply).
+#[test]
+fn poweroff_is_answered_before_init_exits() {
+    for _ in 0..20 {
+        let mut init = Init::start(vec![]);
+        assert!(init.send(Request::Poweroff).ok);
+        init.wait_exit(Duration::from_secs(5));
+    }
+}
+
 #[test]
 fn sigterm_shuts_down() {
     let mut init = Init::start(vec![sh("a", "exec sleep 100")]);

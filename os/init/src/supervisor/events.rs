@@ -3,11 +3,12 @@
 //! socket. The supervisor loop alone touches service state.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -82,38 +83,70 @@ pub fn watch_clock(marker: PathBuf, tx: Sender<Event>) -> Result<(), Error> {
 }
 
 /// Serves the control socket (owner-only permissions).
-pub fn serve_control(path: &Path, tx: Sender<Event>) -> Result<(), Error> {
+/// Control requests read but not yet answered on their connection. A
+/// poweroff's "ok" must reach the asker before init exits, so the
+/// supervisor [`drain`](Self::drain)s this before it returns.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Waits until every reply is written, or `limit` passes (a client that
+    /// does not read must not hold up a shutdown).
+    pub fn drain(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.0.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Counts one request from before it reaches the supervisor until its reply
+/// is written (or the connection fails).
+struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    fn new(in_flight: &InFlight) -> Self {
+        in_flight.0.fetch_add(1, Ordering::AcqRel);
+        Self(in_flight.0.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub fn serve_control(path: &Path, tx: Sender<Event>) -> Result<InFlight, Error> {
     let socket_err = |source| Error::Socket {
         path: path.to_path_buf(),
         source,
     };
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(socket_err(e)),
-        _ => {}
-    }
-    let listener = UnixListener::bind(path).map_err(socket_err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(socket_err)?;
+    let listener = crate::unix_socket::bind_private(path).map_err(socket_err)?;
+    let in_flight = InFlight::default();
+    let counter = in_flight.clone();
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
             for stream in listener.incoming().flatten() {
-                let tx = tx.clone();
+                let (tx, counter) = (tx.clone(), counter.clone());
                 let _ = std::thread::Builder::new()
                     .name("control-conn".into())
-                    .spawn(move || serve_connection(stream, tx));
+                    .spawn(move || serve_connection(stream, tx, &counter));
             }
         })
         .map_err(Error::Thread)?;
-    Ok(())
+    Ok(in_flight)
 }
 
-fn serve_connection(stream: UnixStream, tx: Sender<Event>) {
+fn serve_connection(stream: UnixStream, tx: Sender<Event>, in_flight: &InFlight) {
     let reader = BufReader::new(&stream);
     for line in reader.lines() {
         let Ok(line) = line else { return };
         if line.trim().is_empty() {
             continue;
         }
+        let _pending = Pending::new(in_flight);
         let response = match serde_json::from_str::<Request>(&line) {
             Err(e) => Response::error(format!("bad request: {e}")),
             Ok(req) => {

@@ -129,7 +129,7 @@ pub fn run(services: &[Service], mut opts: Options) -> Result<Shutdown, Error> {
         path: opts.run_dir.clone(),
         source,
     })?;
-    events::serve_control(&opts.socket(), tx.clone())?;
+    let in_flight = events::serve_control(&opts.socket(), tx.clone())?;
     events::watch_clock(opts.clock_marker(), tx)?;
 
     let mut sup = Supervisor {
@@ -149,6 +149,10 @@ pub fn run(services: &[Service], mut opts: Options) -> Result<Shutdown, Error> {
     }
     let kind = sup.supervise(&rx);
     let _ = std::fs::remove_file(sup.opts.socket());
+    // Requests still queued are answered "shutting down" as their reply
+    // senders drop with the channel.
+    drop(rx);
+    in_flight.drain(Duration::from_secs(1));
     Ok(kind)
 }
 

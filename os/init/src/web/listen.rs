@@ -2,7 +2,6 @@
 //! private address (re-checked every few seconds: binding new addresses
 //! as DHCP or SLAAC adds them, dropping vanished ones).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,13 +57,9 @@ pub async fn run(config: WebConfig) {
 }
 
 fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(listener)
+    let listener = crate::unix_socket::bind_private(path)?;
+    listener.set_nonblocking(true)?;
+    UnixListener::from_std(listener)
 }
 
 async fn watch(port: u16, router: Router, tls: Option<TlsAcceptor>) {
