@@ -191,11 +191,16 @@ impl ControlServer {
             path: path.to_owned(),
             source,
         };
-        match std::fs::remove_file(path) {
+        // Bound under a temporary name and renamed over any stale socket:
+        // whoever sees `monitor.sock` can connect (bind and listen are two
+        // steps).
+        let staging = path.with_extension("sock.new");
+        match std::fs::remove_file(&staging) {
             Err(e) if e.kind() != ErrorKind::NotFound => return Err(err(e)),
             _ => {}
         }
-        let listener = UnixListener::bind(path).map_err(err)?;
+        let listener = UnixListener::bind(&staging).map_err(err)?;
+        std::fs::rename(&staging, path).map_err(err)?;
         listener.set_nonblocking(true).map_err(err)?;
         Ok(Self {
             path: path.to_owned(),
