@@ -29,23 +29,6 @@ use image::*;
 use support::instance::{bin, push_busybox, require_root};
 use support::{free_port, TestRegistry};
 
-/// Copies a serial console log to cargo's test temp dir when dropped (also
-/// on failure), as `target/tmp/vm_boot-serial-N.log`.
-struct KeepLog(std::path::PathBuf);
-
-impl Drop for KeepLog {
-    fn drop(&mut self) {
-        let name = format!(
-            "vm_boot-{}",
-            self.0.file_name().unwrap_or_default().to_string_lossy()
-        );
-        let _ = std::fs::copy(
-            &self.0,
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name),
-        );
-    }
-}
-
 /// The kernel's own time stamp on "Run /init as init process": how long
 /// the kernel alone takes to reach init (firmware and loader not counted).
 fn kernel_uptime_at_init(log: &str) -> String {
@@ -67,14 +50,7 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     let registry = TestRegistry::start();
     let host_reg = registry.host_port();
     let guest_reg = format!("10.0.2.2:{}", registry.port());
-    // `paddock image build --push` reads the insecure list from a root.
-    let push_root = tmp.path().join("push-root");
-    std::fs::create_dir_all(push_root.join("etc/paddock")).unwrap();
-    std::fs::write(
-        push_root.join("etc/paddock/registries.yaml"),
-        format!("insecure: [\"{host_reg}\"]\n"),
-    )
-    .unwrap();
+    let push_root = push_root(tmp.path(), &host_reg);
     push_busybox(&host_reg, "test/busybox:latest", &push_root);
     push_busybox(&host_reg, "test/preload:latest", &push_root);
     // chronyd starts only once paddockd waits, so the serial console shows
@@ -161,7 +137,10 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     // 1. First boot, no network: the preloaded image serves.
     let host_port = free_port();
     let serial = tmp.path().join("serial-1.log");
-    let _keep = KeepLog(serial.clone());
+    let _keep = KeepLog {
+        test: "vm_boot",
+        log: serial.clone(),
+    };
     let mut vm = Vm::start(
         &img,
         &serial,
@@ -193,7 +172,10 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     let web = free_port();
     let host_port = free_port();
     let serial = tmp.path().join("serial-2.log");
-    let _keep = KeepLog(serial.clone());
+    let _keep = KeepLog {
+        test: "vm_boot",
+        log: serial.clone(),
+    };
     let mut vm = Vm::start(
         &img,
         &serial,

@@ -32,20 +32,6 @@ use support::instance::{bin, require_root, require_tool, Instance};
 use support::{free_port, TestRegistry};
 use terminal::{Ssh, Tmux};
 
-/// Copies a serial console log to cargo's test temp dir when dropped (also
-/// on failure), as `target/tmp/vm_irssi-serial-N.log`.
-struct KeepLog(std::path::PathBuf);
-
-impl Drop for KeepLog {
-    fn drop(&mut self) {
-        let name = format!(
-            "vm_irssi-{}",
-            self.0.file_name().unwrap_or_default().to_string_lossy()
-        );
-        let _ = std::fs::copy(&self.0, Path::new(env!("CARGO_TARGET_TMPDIR")).join(name));
-    }
-}
-
 /// configs/irssi's `update_password`: the web API's.
 const PASSWORD: &str = "paddock-irssi-password";
 
@@ -169,13 +155,7 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
     let guest_reg = format!("10.0.2.2:{}", registry.port());
 
     // The image, from Debian's packages (cached under ~/.cache/paddock).
-    let push_root = tmp.path().join("push-root");
-    std::fs::create_dir_all(push_root.join("etc/paddock")).unwrap();
-    std::fs::write(
-        push_root.join("etc/paddock/registries.yaml"),
-        format!("insecure: [\"{host_reg}\"]\n"),
-    )
-    .unwrap();
+    let push_root = push_root(tmp.path(), &host_reg);
     push_irssi_image(&push_root, &format!("{host_reg}/irssi:latest"));
 
     // The instance: configs/irssi as it is, pointed at this test's
@@ -227,7 +207,10 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
 
     // 1. First boot, the clock in 2000: wait, sync, pull, run.
     let serial = tmp.path().join("serial-1.log");
-    let _keep = KeepLog(serial.clone());
+    let _keep = KeepLog {
+        test: "vm_irssi",
+        log: serial.clone(),
+    };
     let http_port = free_port();
     let mut vm = Vm::start(
         &img,
@@ -312,7 +295,10 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
 
     // 2. Second boot of the same disk: the setting is still there.
     let serial = tmp.path().join("serial-2.log");
-    let _keep2 = KeepLog(serial.clone());
+    let _keep2 = KeepLog {
+        test: "vm_irssi",
+        log: serial.clone(),
+    };
     let vm = Vm::start(
         &img,
         &serial,

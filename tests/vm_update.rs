@@ -22,7 +22,7 @@ mod terminal;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,19 +32,6 @@ use serde_json::Value;
 use support::instance::{bin, push_busybox, require_root};
 use support::{free_port, TestRegistry};
 use terminal::Ssh;
-
-/// Copies a serial console log to cargo's test temp dir when dropped.
-struct KeepLog(PathBuf);
-
-impl Drop for KeepLog {
-    fn drop(&mut self) {
-        let name = format!(
-            "vm_update-{}",
-            self.0.file_name().unwrap_or_default().to_string_lossy()
-        );
-        let _ = std::fs::copy(&self.0, Path::new(env!("CARGO_TARGET_TMPDIR")).join(name));
-    }
-}
 
 /// One HTTP/1.1 request with Basic auth; (status, body).
 fn http(
@@ -161,13 +148,7 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     let registry = TestRegistry::start();
     let host_reg = registry.host_port();
     let guest_reg = format!("10.0.2.2:{}", registry.port());
-    let push_root = tmp.path().join("push-root");
-    std::fs::create_dir_all(push_root.join("etc/paddock")).unwrap();
-    std::fs::write(
-        push_root.join("etc/paddock/registries.yaml"),
-        format!("insecure: [\"{host_reg}\"]\n"),
-    )
-    .unwrap();
+    let push_root = push_root(tmp.path(), &host_reg);
     push_busybox(&host_reg, "test/busybox:latest", &push_root);
     let image_ref = format!("{guest_reg}/test/busybox:latest");
 
@@ -228,7 +209,10 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     ];
     let fwd: Vec<&str> = fwd.iter().map(String::as_str).collect();
     let serial = tmp.path().join("serial-1.log");
-    let _keep = KeepLog(serial.clone());
+    let _keep = KeepLog {
+        test: "vm_update",
+        log: serial.clone(),
+    };
     let mut vm = Vm::start(&img, &serial, &fwd);
     vm.wait_for_http(cport, "container-v1", Duration::from_secs(400));
     vm.wait_for_log("hello from v1", Duration::from_secs(30));
@@ -432,7 +416,10 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     let _ = child.kill();
     let _ = child.wait();
     let serial = tmp.path().join("serial-2.log");
-    let _keep2 = KeepLog(serial.clone());
+    let _keep2 = KeepLog {
+        test: "vm_update",
+        log: serial.clone(),
+    };
     let mut vm = Vm::start(&img, &serial, &fwd);
     let st = status(&mut vm, web, &password, Duration::from_secs(400));
     assert_eq!(

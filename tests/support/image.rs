@@ -118,6 +118,37 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
+/// Copies a serial console log to cargo's test temp dir when dropped (also
+/// on failure), as `target/tmp/TEST-FILE` (`vm_boot-serial-1.log`).
+pub struct KeepLog {
+    pub test: &'static str,
+    pub log: PathBuf,
+}
+
+impl Drop for KeepLog {
+    fn drop(&mut self) {
+        let name = format!(
+            "{}-{}",
+            self.test,
+            self.log.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let _ = std::fs::copy(&self.log, Path::new(env!("CARGO_TARGET_TMPDIR")).join(name));
+    }
+}
+
+/// A root prefix for `paddock image build --push`, whose
+/// `etc/paddock/registries.yaml` lets it push to `registry` over HTTP.
+pub fn push_root(dir: &Path, registry: &str) -> PathBuf {
+    let root = dir.join("push-root");
+    std::fs::create_dir_all(root.join("etc/paddock")).unwrap();
+    std::fs::write(
+        root.join("etc/paddock/registries.yaml"),
+        format!("insecure: [\"{registry}\"]\n"),
+    )
+    .unwrap();
+    root
+}
+
 /// A VM started with `vm/run`, its serial console in a file.
 pub struct Vm {
     child: Child,

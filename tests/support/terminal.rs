@@ -4,14 +4,15 @@
 //! and `keys` are `tmux send-keys`. The server is this test's own: killed
 //! through its socket on drop. And `Ssh`: OpenSSH's client with a test key,
 //! for a device's breakglass server on a forwarded port.
+//!
+//! Self-contained, so that other crates' tests (paddock-breakglass's)
+//! include it with `#[path]` too.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-use crate::support::instance::require_tool;
 
 pub struct Tmux {
     dir: tempfile::TempDir,
@@ -84,6 +85,19 @@ impl Tmux {
             .unwrap();
         assert!(out.status.success(), "tmux send-keys -l {text:?}");
         self.keys(&["Enter"]);
+    }
+
+    /// Resizes the window (the program in it gets SIGWINCH).
+    pub fn resize(&self, width: u16, height: u16) {
+        let out = self
+            .tmux()
+            .args(["resize-window", "-t", "t", "-x"])
+            .arg(width.to_string())
+            .arg("-y")
+            .arg(height.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tmux resize-window");
     }
 
     /// Waits until the pane shows `needle`; returns the screen, or panics
@@ -203,4 +217,11 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// Fails (never skips) when a tool the test drives is missing.
+fn require_tool(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    assert!(found, "{tool} is missing: apt-get install {package}");
 }

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../../tests/support/terminal.rs"]
+mod terminal;
+use terminal::Tmux;
+
 fn need(tool: &str, package: &str) -> PathBuf {
     for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"] {
         let p = Path::new(dir).join(tool);
@@ -259,52 +263,9 @@ fn no_shell_says_so() {
     );
 }
 
-/// A tmux server of our own (its socket name), killed at the end.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(need("tmux", "tmux"));
-        c.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.cmd().args(args).output().unwrap();
-        assert!(out.status.success(), "tmux {args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    fn wait_for(&self, want: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let pane = self.run(&["capture-pane", "-p", "-t", "t"]);
-            if pane.contains(want) {
-                return pane;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{want:?} not on the screen:\n{pane}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
 #[test]
 fn window_size_and_changes_under_tmux() {
     let s = Server::start();
-    let tmux = Tmux {
-        socket: format!("breakglass-test-{}", std::process::id()),
-    };
     let ssh: Vec<String> = {
         let c = s.ssh();
         std::iter::once(c.get_program().to_string_lossy().into_owned())
@@ -319,21 +280,12 @@ fn window_size_and_changes_under_tmux() {
         .collect();
     line.push("-t".into());
     line.push(shlex::try_quote(remote).unwrap().into_owned());
-    line.push("; echo ssh-exit=$?; sleep 60".into());
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &line.join(" "),
-    ]);
-    tmux.wait_for("size 30 100");
-    tmux.run(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]);
-    let pane = tmux.wait_for("ssh-exit=0");
+    line.push("; echo ssh-exit=$?".into());
+    let tmux = Tmux::start(&line.join(" "), 100, 30);
+    let wait = Duration::from_secs(15);
+    tmux.wait_for("size 30 100", wait, &|| s.log());
+    tmux.resize(120, 40);
+    let pane = tmux.wait_for("ssh-exit=0", wait, &|| s.log());
     assert!(pane.contains("40 120"), "{pane}");
 }
 
