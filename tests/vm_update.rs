@@ -9,7 +9,10 @@
 //! 3. v3 whose user program exits at once (never healthy; health timeout
 //!    45 s, one try): the device reboots by itself, systemd-boot finds no
 //!    tries left and boots v2 again; `paddock update` exits 2 ("rolled back");
-//! 4. QEMU killed in the middle of an upload, started again on the same
+//! 4. a slot whose init cannot run at all (the initramfs's `/init` is
+//!    `/bin/false`): the kernel panics, `panic=5` on its command line
+//!    reboots it, no tries left, v2 again, and `paddock update` exits 2;
+//! 5. QEMU killed in the middle of an upload, started again on the same
 //!    disk: the device boots v2.
 //!
 //! The system binaries are this test run's own builds (as tests/vm_boot.rs).
@@ -389,8 +392,55 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     assert!(log.contains("failed its probation"), "{log}");
     vm.wait_for_http(cport, "container-v2", Duration::from_secs(120));
 
-    // 4. Power lost in the middle of an upload.
-    write_program(&program, "hello from v4", false);
+    // 4. A kernel panic in the new slot: its init is /bin/false.
+    let broken_bins = tmp.path().join("broken-bins");
+    std::fs::create_dir_all(&broken_bins).unwrap();
+    for name in [
+        "paddock-dhcp",
+        "paddock-ntp",
+        "paddock-randomd",
+        "paddockd",
+        "paddock-runner",
+        "paddock-breakglass",
+        "paddock",
+    ] {
+        std::os::unix::fs::symlink(Path::new(&bin_dir).join(name), broken_bins.join(name)).unwrap();
+    }
+    std::fs::copy("/bin/false", broken_bins.join("paddock-init")).unwrap();
+    let panics = vm.log().matches("Attempted to kill init").count();
+    let started = Instant::now();
+    let out = update(&inst, web, broken_bins.to_str().unwrap(), &[]);
+    println!(
+        "update to a slot that panics in {:.1?}:\n{}",
+        started.elapsed(),
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(2), "{}\n{}", text(&out), vm.log());
+    assert!(text(&out).contains("ROLLBACK"), "{}", text(&out));
+    let st = status(&mut vm, web, &password, Duration::from_secs(60));
+    assert_eq!(
+        (st["slot"].as_str(), st["version"].as_str()),
+        (Some("b"), Some(v2.as_str())),
+        "{st}"
+    );
+    // The upload removed v3's entry first; the new one takes the next
+    // generation after the good one's.
+    assert_eq!(
+        entries(&st),
+        ["paddock-00000003-b.conf", "paddock-00000004-a+0-1.conf"],
+        "{st}"
+    );
+    let log = vm.log();
+    assert_eq!(
+        log.matches("Attempted to kill init").count(),
+        panics + 1,
+        "the new slot's kernel did not panic once:\n{log}"
+    );
+    assert!(log.contains("Rebooting in 5 seconds"), "{log}");
+    vm.wait_for_http(cport, "container-v2", Duration::from_secs(120));
+
+    // 5. Power lost in the middle of an upload.
+    write_program(&program, "hello from v5", false);
     let mut child = Command::new(bin("paddock"))
         .args(["update", "--instance"])
         .arg(&inst)
@@ -406,7 +456,7 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     while vm.log().matches("update: writing the root").count() == writes {
         assert!(
             Instant::now() < deadline,
-            "the v4 upload never started:\n{}",
+            "the v5 upload never started:\n{}",
             vm.log()
         );
         std::thread::sleep(Duration::from_millis(200));

@@ -1,5 +1,5 @@
 //! The root file system tree, staged in a directory before mksquashfs:
-//! the layout of OS-CONTRACT.md (binaries in /usr/bin, programs in /user,
+//! the layout os/README.md describes (binaries in /usr/bin, programs in /user,
 //! /etc/paddock, modules, CA certificates, empty mount points).
 
 use std::os::unix::fs::PermissionsExt;

@@ -108,9 +108,17 @@ pub fn file_name(generation: u64, slot: Slot, tries: Option<u32>) -> String {
     }
 }
 
-/// The kernel command line of a slot (docs: OS-CONTRACT.md).
+/// Seconds from a kernel panic to the reboot. A slot whose kernel or init
+/// cannot run must not hang there: the reboot counts the try, and with none
+/// left systemd-boot boots the other slot.
+pub const PANIC_REBOOT_SECS: u32 = 5;
+
+/// The kernel command line of a slot (os/README.md, "Updates").
 pub fn kernel_cmdline(slot: Slot, root_partuuid: &str) -> String {
-    format!("root=PARTUUID={root_partuuid} paddock.slot={slot} console=tty0 console=ttyS0,115200")
+    format!(
+        "root=PARTUUID={root_partuuid} paddock.slot={slot} panic={PANIC_REBOOT_SECS} \
+         console=tty0 console=ttyS0,115200"
+    )
 }
 
 /// The contents of a slot's entry: its kernel and initramfs on the ESP
@@ -255,6 +263,18 @@ mod tests {
         ] {
             assert_eq!(Entry::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn cmdline_names_the_slot_and_reboots_on_panic() {
+        assert_eq!(
+            kernel_cmdline(Slot::B, "1234"),
+            "root=PARTUUID=1234 paddock.slot=b panic=5 console=tty0 console=ttyS0,115200"
+        );
+        assert_eq!(
+            Slot::from_cmdline(&kernel_cmdline(Slot::B, "1234")),
+            Some(Slot::B)
+        );
     }
 
     fn files(esp: &Path) -> Vec<String> {
