@@ -78,16 +78,7 @@ pub fn stand_in_bins(dir: &Path) -> PathBuf {
     );
     let bins = dir.join("bin");
     std::fs::create_dir_all(&bins).unwrap();
-    for b in [
-        "paddock-init",
-        "paddock-dhcp",
-        "paddock-ntp",
-        "paddock-randomd",
-        "paddockd",
-        "paddock-runner",
-        "paddock-breakglass",
-        "paddock",
-    ] {
+    for b in SYSTEM_BINARIES {
         std::fs::copy(busybox, bins.join(b)).unwrap();
     }
     bins
@@ -117,6 +108,19 @@ pub fn sha256(path: &Path) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// What `paddock build --bin-dir DIR` takes from DIR (image-tools'
+/// `build::binaries::SYSTEM`).
+pub const SYSTEM_BINARIES: [&str; 8] = [
+    "paddock-init",
+    "paddock-dhcp",
+    "paddock-ntp",
+    "paddock-randomd",
+    "paddockd",
+    "paddock-runner",
+    "paddock-breakglass",
+    "paddock",
+];
 
 /// Copies a serial console log to cargo's test temp dir when dropped (also
 /// on failure), as `target/tmp/TEST-FILE` (`vm_boot-serial-1.log`).

@@ -118,7 +118,12 @@ fn run(opts: &ProbationOptions) -> Outcome {
                     }
                 };
                 if since.0.elapsed() >= opts.hold {
-                    return mark_good(opts, &entry);
+                    // Tried again at the next poll (until the deadline)
+                    // when the ESP cannot be written just now.
+                    match mark_good(opts, &entry) {
+                        Ok(good) => return Outcome::MarkedGood(good),
+                        Err(e) => last_reason = format!("marking the entry good: {e}"),
+                    }
                 }
                 healthy_since = Some(since);
             }
@@ -143,7 +148,7 @@ fn run(opts: &ProbationOptions) -> Outcome {
     }
 }
 
-fn mark_good(opts: &ProbationOptions, entry: &Entry) -> Outcome {
+fn mark_good(opts: &ProbationOptions, entry: &Entry) -> Result<String, UpdateError> {
     let result = opts.device.mount_esp().and_then(|esp| {
         // systemd-boot renamed it when booting it: look it up again.
         let current = entries::list(esp.path())?
@@ -155,11 +160,11 @@ fn mark_good(opts: &ProbationOptions, entry: &Entry) -> Outcome {
     match result {
         Ok(good) => {
             tracing::info!(entry = %good.file, "update: healthy; marked this slot's entry good");
-            Outcome::MarkedGood(good.file)
+            Ok(good.file)
         }
         Err(e) => {
-            tracing::error!("update: marking the entry good: {e}");
-            Outcome::Failed(e.to_string())
+            tracing::error!("update: marking the entry good (trying again): {e}");
+            Err(e)
         }
     }
 }
