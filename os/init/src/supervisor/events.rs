@@ -82,7 +82,6 @@ pub fn watch_clock(marker: PathBuf, tx: Sender<Event>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Serves the control socket (owner-only permissions).
 /// Control requests read but not yet answered on their connection. A
 /// poweroff's "ok" must reach the asker before init exits, so the
 /// supervisor [`drain`](Self::drain)s this before it returns.
@@ -117,6 +116,7 @@ impl Drop for Pending {
     }
 }
 
+/// Serves the control socket (owner-only permissions).
 pub fn serve_control(path: &Path, tx: Sender<Event>) -> Result<InFlight, Error> {
     let socket_err = |source| Error::Socket {
         path: path.to_path_buf(),
