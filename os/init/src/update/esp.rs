@@ -6,7 +6,7 @@
 //! ones share that mount, the last one out syncs and unmounts. A second
 //! mount on the same place would fail with EBUSY.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -27,9 +27,9 @@ pub enum Esp {
 }
 
 /// How many [`MountedEsp`]s use each mount point we mounted.
-static USERS: Mutex<Option<HashMap<PathBuf, usize>>> = Mutex::new(None);
+static USERS: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
 
-fn users() -> MutexGuard<'static, Option<HashMap<PathBuf, usize>>> {
+fn users() -> MutexGuard<'static, BTreeMap<PathBuf, usize>> {
     // A panic elsewhere while holding it leaves the counts valid.
     USERS
         .lock()
@@ -49,8 +49,7 @@ impl Shared {
         mount: impl FnOnce() -> Result<(), UpdateError>,
         unmount: fn(&Path),
     ) -> Result<Self, UpdateError> {
-        let mut guard = users();
-        let counts = guard.get_or_insert_with(HashMap::new);
+        let mut counts = users();
         match counts.get_mut(mountpoint) {
             Some(n) => *n += 1,
             None => {
@@ -67,8 +66,7 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let mut guard = users();
-        let counts = guard.get_or_insert_with(HashMap::new);
+        let mut counts = users();
         let last = match counts.get_mut(&self.mountpoint) {
             Some(n) if *n > 1 => {
                 *n -= 1;
