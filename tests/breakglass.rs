@@ -8,12 +8,10 @@ mod support;
 #[path = "support/terminal.rs"]
 mod terminal;
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::free_port;
 use support::instance::{bin, build_busybox_image, busybox_rootfs, require_tool, Instance};
 use terminal::{Ssh, Tmux};
 
@@ -33,7 +31,7 @@ struct Breakglass {
 impl Breakglass {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ssh = Ssh::new(dir.path(), free_port());
+        let mut ssh = Ssh::new(dir.path(), 0);
         std::fs::write(dir.path().join("authorized_keys"), &ssh.public_key).unwrap();
         let bins = bin("paddock");
         let path = format!(
@@ -41,9 +39,9 @@ impl Breakglass {
             bins.parent().unwrap().display()
         );
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new(bin("paddock-breakglass"))
+        let mut child = Command::new(bin("paddock-breakglass"))
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", ssh.port))
+            .arg("127.0.0.1:0")
             .arg("--host-key")
             .arg(dir.path().join("host_key"))
             .arg("--authorized-keys")
@@ -54,13 +52,8 @@ impl Breakglass {
             .stderr(log)
             .spawn()
             .unwrap();
-        let b = Breakglass { child, ssh, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", b.ssh.port)).is_err() {
-            assert!(Instant::now() < deadline, "breakglass is not listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        b
+        ssh.port = terminal::breakglass_port(&mut child, &dir.path().join("log"));
+        Breakglass { child, ssh, dir }
     }
 
     fn log(&self) -> String {

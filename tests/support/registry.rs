@@ -31,12 +31,23 @@ pub struct TestRegistry {
     port: u16,
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, and one this test process has not
+/// handed out before: the kernel may give a just-closed port to the next
+/// `bind(0)`, and two tests running in parallel must not both get it
+/// before either has started its server.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind 127.0.0.1:0");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// The status line of `GET /v2/` at `addr`, if it answers.

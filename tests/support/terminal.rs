@@ -11,7 +11,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Tmux {
@@ -224,4 +224,33 @@ fn require_tool(tool: &str, package: &str) {
     let found = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
     assert!(found, "{tool} is missing: apt-get install {package}");
+}
+
+/// Waits for a `paddock-breakglass --listen 127.0.0.1:0` (stderr to `log`)
+/// to say which port the kernel gave it. The server picks the port itself:
+/// a port chosen by the test and bound later can be taken in between (by a
+/// parallel test's server), and a probe `connect` can reach the wrong one.
+pub fn breakglass_port(child: &mut Child, log: &Path) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .filter(|l| l.contains("listening"))
+            .find_map(|l| l.split("addr=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map(|a| a.port());
+        if let Some(port) = port {
+            return port;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("paddock-breakglass exited ({status}) before listening:\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "paddock-breakglass is not listening after 20 s:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

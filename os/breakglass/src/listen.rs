@@ -1,4 +1,5 @@
-//! Where connections come from: fixed addresses (`--listen`, for tests),
+//! Where connections come from: fixed addresses (`--listen`, for tests;
+//! port 0 picks a free one and logs it),
 //! or every loopback/private/link-local address of the device, re-checked
 //! every few seconds because DHCP brings addresses later (and takes them
 //! away). Each accepted connection runs as its own russh session.
@@ -26,7 +27,9 @@ pub async fn fixed(
         let l = TcpListener::bind(a)
             .await
             .with_context(|| format!("listening on {a}"))?;
-        tracing::info!(addr = %a, "listening");
+        // With port 0 the kernel picks one; the log says which (tests read it).
+        let bound = l.local_addr().unwrap_or(*a);
+        tracing::info!(addr = %bound, "listening");
         tasks.push(tokio::spawn(accept(l, config.clone(), ctx.clone())));
     }
     for t in tasks {

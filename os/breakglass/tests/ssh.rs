@@ -4,7 +4,6 @@
 //! `busybox` (busybox-static); a missing one fails the test.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -54,15 +53,10 @@ impl Server {
             dir.path().join("authorized_keys"),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_paddock-breakglass"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paddock-breakglass"))
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .arg("--host-key")
             .arg(dir.path().join("host_key"))
             .arg("--authorized-keys")
@@ -73,13 +67,8 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let s = Server { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "not listening: {}", s.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        s
+        let port = terminal::breakglass_port(&mut child, &dir.path().join("log"));
+        Server { child, port, dir }
     }
 
     fn log(&self) -> String {
@@ -149,7 +138,13 @@ fn text(b: &[u8]) -> String {
 fn exec_status_pipes_and_eof() {
     let s = Server::start();
     let out = s.run(&["false"], b"");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\nserver log:\n{}",
+        text(&out.stderr),
+        s.log()
+    );
     let out = s.run(&["busybox", "sh", "-c", "'exit 7'"], b"");
     assert_eq!(out.status.code(), Some(7));
     // Quoting is shell-like (shlex), with no shell on the server side.
