@@ -15,9 +15,9 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, ChannelMsg, Sig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::command::{self, Program};
 use crate::pty;
@@ -125,8 +125,8 @@ pub async fn run(
         format!("{} {} 0 0", peer.ip(), peer.port()),
     );
     let result = match pty_req {
-        Some(p) => run_pty(&mut channel, &handle, &program, env, p).await,
-        None => run_pipes(&mut channel, &handle, &program, env, early_eof).await,
+        Some(p) => run_pty(&mut channel, &program, env, p).await,
+        None => run_pipes(&mut channel, &program, env, early_eof).await,
     };
     match result {
         Ok(Some(exit)) => {
@@ -259,13 +259,15 @@ fn cloexec_inherited() {
     }
 }
 
-/// Copies a pipe to the channel (`ext` 1: stderr) until EOF.
-fn pump<R: AsyncRead + Unpin + Send + 'static>(
-    mut from: R,
-    handle: Handle,
-    id: ChannelId,
-    ext: Option<u32>,
-) -> JoinHandle<()> {
+/// Copies the program's output to the channel until EOF. `to` is one of the
+/// channel's writers, which wait for the client's window: a client that
+/// reads slowly (or not at all) stops the copy, and the program then blocks
+/// on its full pipe, instead of the output piling up in this server's memory.
+fn pump<R, W>(mut from: R, mut to: W) -> JoinHandle<()>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
         loop {
@@ -273,12 +275,9 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            let data = buf[..n].to_vec();
-            let sent = match ext {
-                Some(e) => handle.extended_data(id, e, data).await,
-                None => handle.data(id, data).await,
-            };
-            if sent.is_err() {
+            // No shutdown at the end: that would send EOF, which `finish`
+            // sends once both stdout and stderr are done.
+            if to.write_all(&buf[..n]).await.is_err() {
                 return;
             }
         }
@@ -289,12 +288,10 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(
 /// closes stdin. Ok(None): the client closed the channel first.
 async fn run_pipes(
     channel: &mut Channel<Msg>,
-    handle: &Handle,
     program: &Program,
     env: BTreeMap<String, String>,
     early_eof: bool,
 ) -> std::io::Result<Option<Exit>> {
-    let id = channel.id();
     let mut cmd = command(program, env);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -310,14 +307,12 @@ async fn run_pipes(
     }
     let mut child = cmd.spawn()?;
     drop(cmd);
-    let out = child
-        .stdout
-        .take()
-        .map(|o| pump(o, handle.clone(), id, None));
+    let out = child.stdout.take().map(|o| pump(o, channel.make_writer()));
     let err = child
         .stderr
         .take()
-        .map(|e| pump(e, handle.clone(), id, Some(1)));
+        .map(|e| pump(e, channel.make_writer_ext(Some(1))));
+    let pumps = [out, err].into_iter().flatten().collect::<Vec<_>>();
     let mut stdin_tx = None;
     if let Some(mut stdin) = child.stdin.take() {
         if !early_eof {
@@ -338,6 +333,7 @@ async fn run_pipes(
             status = child.wait() => break status?,
             msg = channel.wait() => match msg {
                 None | Some(ChannelMsg::Close) => {
+                    pumps.iter().for_each(JoinHandle::abort);
                     hang_up(child);
                     return Ok(None);
                 }
@@ -359,23 +355,37 @@ async fn run_pipes(
         }
     };
     // Everything the program (and what it left running) wrote comes
-    // before the exit status, as with OpenSSH.
-    for t in [out, err].into_iter().flatten() {
-        let _ = t.await;
+    // before the exit status, as with OpenSSH; unless the client goes away
+    // first (its window would then never open again).
+    let aborts: Vec<_> = pumps.iter().map(JoinHandle::abort_handle).collect();
+    let drained = async {
+        for p in pumps {
+            let _ = p.await;
+        }
+    };
+    tokio::select! {
+        _ = drained => Ok(Some(Exit::from(status))),
+        _ = closed(channel) => {
+            aborts.iter().for_each(AbortHandle::abort);
+            Ok(None)
+        }
     }
-    Ok(Some(Exit::from(status)))
+}
+
+/// Returns once the client has closed the channel, ignoring what else it
+/// sends.
+async fn closed(channel: &mut Channel<Msg>) {
+    while !matches!(channel.wait().await, None | Some(ChannelMsg::Close)) {}
 }
 
 /// On a pty: the slave is the program's stdio and controlling terminal;
 /// window changes resize it. Ok(None): the client closed the channel.
 async fn run_pty(
     channel: &mut Channel<Msg>,
-    handle: &Handle,
     program: &Program,
     env: BTreeMap<String, String>,
     req: PtyRequest,
 ) -> std::io::Result<Option<Exit>> {
-    let id = channel.id();
     let pty = pty::open(req.cols, req.rows, req.px_w, req.px_h)?;
     let mut cmd = command(program, env);
     let stdio = |fd: &OwnedFd| fd.try_clone().map(Stdio::from);
@@ -403,7 +413,7 @@ async fn run_pty(
     let master = Arc::new(pty.master);
     let reader = {
         let master = master.clone();
-        let handle = handle.clone();
+        let mut to = channel.make_writer();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
             loop {
@@ -411,7 +421,8 @@ async fn run_pty(
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                if handle.data(id, buf[..n].to_vec()).await.is_err() {
+                // Waits for the client's window, as `pump` does.
+                if to.write_all(&buf[..n]).await.is_err() {
                     return;
                 }
             }

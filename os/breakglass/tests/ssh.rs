@@ -312,6 +312,129 @@ fn hanging_up_ends_the_program() {
     }
 }
 
+/// A client process of this test: killed (by pid) when the test ends,
+/// failed or not.
+struct Client(Child);
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The server's resident memory, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in {status}"))
+}
+
+/// A client that stops reading holds the program up (the channel's window
+/// closes, the program's pipe or pty fills) instead of its output piling up
+/// in the server, and without holding up the connection's other sessions
+/// (OpenSSH multiplexes them when ControlMaster is on). Reading again lets
+/// it go on. With pipes and on a pty.
+#[test]
+fn a_client_that_stops_reading_holds_up_only_its_own_program() {
+    const LIMIT_KIB: u64 = 64 * 1024;
+    for pty in [false, true] {
+        let s = Server::start();
+        let mux = s.dir.path().join("mux");
+        let mut master = s.ssh();
+        master
+            .args(["-M", "-N", "-S"])
+            .arg(&mux)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let master = Client(master.spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !mux.exists() {
+            assert!(Instant::now() < deadline, "no control socket: {}", s.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let session = |args: &[&str]| {
+            let mut c = s.ssh();
+            c.args(["-o", "ControlMaster=no", "-S"])
+                .arg(&mux)
+                .args(args);
+            c
+        };
+        let mut c = session(if pty { &["-tt"] } else { &[] });
+        c.args([
+            "busybox",
+            "sh",
+            "-c",
+            "'echo $$; exec busybox cat /dev/zero'",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        let mut client = Client(c.spawn().unwrap());
+        let mut out = client.0.stdout.take().unwrap();
+        let mut pid = String::new();
+        let mut b = [0u8; 1];
+        while out.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+            pid.push(b[0] as char);
+        }
+        let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+        assert!(proc_dir.exists(), "pid {pid:?}");
+        // Not reading for 3 s: `cat /dev/zero` would write gigabytes.
+        let mut peak = 0;
+        for _ in 0..30 {
+            peak = peak.max(rss_kib(s.child.id()));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            peak < LIMIT_KIB,
+            "pty={pty}: the server grew to {peak} KiB while the client did not read"
+        );
+        // Another session on the same connection still runs.
+        let mut other = Client(
+            session(&[])
+                .args(["busybox", "echo", "other"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while other.0.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "pty={pty}: the stalled session holds up the other one"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut said = String::new();
+        let mut stdout = other.0.stdout.take().unwrap();
+        stdout.read_to_string(&mut said).unwrap();
+        assert_eq!(said, "other\n", "pty={pty}: {}", s.log());
+        // Reading again: the output flows.
+        let mut got = vec![0u8; 16 << 20];
+        out.read_exact(&mut got).unwrap();
+        assert!(got.iter().all(|&b| b == 0), "pty={pty}");
+        // Hanging up ends it (the connection: OpenSSH's master may keep a
+        // channel whose mux client went away open while data still comes).
+        drop(client);
+        drop(master);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while proc_dir.exists()
+            && !std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|st| st.contains(") Z "))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "pty={pty}: cat {pid} still running"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 /// Without --listen: every private address, followed as they come and go.
 /// Runs in a network namespace of its own (unshare, util-linux; ip,
 /// iproute2) with a veth pair that gets addresses later.
