@@ -294,6 +294,14 @@ fn hanging_up_ends_the_program() {
         .stderr(Stdio::null());
     let mut client = c.spawn().unwrap();
     let mut out = client.stdout.take().unwrap();
+    let proc_dir = remote_process(&mut out);
+    client.kill().unwrap();
+    client.wait().unwrap();
+    wait_gone(&proc_dir);
+}
+
+/// The program's /proc directory, from the pid it printed as its first line.
+fn remote_process(out: &mut impl Read) -> PathBuf {
     let mut pid = String::new();
     let mut b = [0u8; 1];
     while out.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
@@ -301,13 +309,20 @@ fn hanging_up_ends_the_program() {
     }
     let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
     assert!(proc_dir.exists(), "pid {pid:?}");
-    client.kill().unwrap();
-    client.wait().unwrap();
+    proc_dir
+}
+
+/// Waits until the process is gone (or a zombie) for at most 10 s.
+fn wait_gone(proc_dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while proc_dir.exists()
         && !std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|st| st.contains(") Z "))
     {
-        assert!(Instant::now() < deadline, "sleep {pid} still running");
+        assert!(
+            Instant::now() < deadline,
+            "{} still running",
+            proc_dir.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -376,13 +391,7 @@ fn a_client_that_stops_reading_holds_up_only_its_own_program() {
         .stderr(Stdio::null());
         let mut client = Client(c.spawn().unwrap());
         let mut out = client.0.stdout.take().unwrap();
-        let mut pid = String::new();
-        let mut b = [0u8; 1];
-        while out.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
-            pid.push(b[0] as char);
-        }
-        let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
-        assert!(proc_dir.exists(), "pid {pid:?}");
+        let proc_dir = remote_process(&mut out);
         // Not reading for 3 s: `cat /dev/zero` would write gigabytes.
         let mut peak = 0;
         for _ in 0..30 {
@@ -422,16 +431,7 @@ fn a_client_that_stops_reading_holds_up_only_its_own_program() {
         // channel whose mux client went away open while data still comes).
         drop(client);
         drop(master);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while proc_dir.exists()
-            && !std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|st| st.contains(") Z "))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "pty={pty}: cat {pid} still running"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_gone(&proc_dir);
     }
 }
 
