@@ -67,9 +67,18 @@ pub async fn follow(client: &Client, name: &str) -> anyhow::Result<()> {
     while let Some(frame) = body.frame().await {
         let frame = frame.with_context(|| format!("reading {name}'s logs"))?;
         if let Some(data) = frame.data_ref() {
-            for line in events.push(data) {
-                stdout.write_all(line.as_bytes()).await?;
-                stdout.write_all(b"\n").await?;
+            for e in events.push(data) {
+                match e.event.as_str() {
+                    "message" => {
+                        stdout.write_all(e.data.as_bytes()).await?;
+                        stdout.write_all(b"\n").await?;
+                    }
+                    "skipped" => eprintln!(
+                        "[{} lines skipped: the device's log buffer moved on]",
+                        e.data
+                    ),
+                    _ => {}
+                }
             }
             stdout.flush().await?;
         }
@@ -77,17 +86,26 @@ pub async fn follow(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Server-sent events, cut into the `data` of each event (several `data:`
-/// lines of one event are joined with newlines, as the standard says).
+/// One server-sent event: its type (`message` unless the stream says
+/// otherwise) and its data.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServerEvent {
+    pub event: String,
+    pub data: String,
+}
+
+/// Server-sent events, cut into events (several `data:` lines of one event
+/// are joined with newlines, as the standard says).
 #[derive(Default)]
 pub struct EventParser {
     pending: Vec<u8>,
+    event: Option<String>,
     data: Option<String>,
 }
 
 impl EventParser {
     /// Feeds bytes; returns the events they complete.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<ServerEvent> {
         self.pending.extend_from_slice(bytes);
         let mut out = Vec::new();
         while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
@@ -95,8 +113,12 @@ impl EventParser {
             let line = String::from_utf8_lossy(&raw);
             let line = line.trim_end_matches(['\n', '\r']);
             if line.is_empty() {
+                let event = self.event.take();
                 if let Some(data) = self.data.take() {
-                    out.push(data);
+                    out.push(ServerEvent {
+                        event: event.unwrap_or_else(|| "message".into()),
+                        data,
+                    });
                 }
                 continue;
             }
@@ -104,14 +126,16 @@ impl EventParser {
                 Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
                 None => (line, ""),
             };
-            if field == "data" {
-                match &mut self.data {
+            match field {
+                "data" => match &mut self.data {
                     Some(d) => {
                         d.push('\n');
                         d.push_str(value);
                     }
                     None => self.data = Some(value.to_string()),
-                }
+                },
+                "event" => self.event = Some(value.to_string()),
+                _ => {}
             }
         }
         out
@@ -122,14 +146,21 @@ impl EventParser {
 mod tests {
     use super::*;
 
+    fn ev(event: &str, data: &str) -> ServerEvent {
+        ServerEvent {
+            event: event.into(),
+            data: data.into(),
+        }
+    }
+
     #[test]
     fn events() {
         let mut p = EventParser::default();
         assert!(p.push(b": comment\ndata: one").is_empty());
         assert_eq!(
             p.push(b"\n\ndata:two\r\n\r\nevent: x\ndata: a\ndata: b\n\n"),
-            ["one", "two", "a\nb"]
+            [ev("message", "one"), ev("message", "two"), ev("x", "a\nb")]
         );
-        assert_eq!(p.push(b"data: \n\n"), [""]);
+        assert_eq!(p.push(b"data: \n\n"), [ev("message", "")]);
     }
 }

@@ -23,11 +23,15 @@ pub enum Request {
     Restart {
         name: String,
     },
-    /// The newest `lines` lines (default: all kept) of the service's output.
+    /// The newest `lines` lines (default: all kept) of the service's
+    /// output; with `after` (a `next` from an earlier reply), the kept lines
+    /// that came after it instead, and how many were `skipped`.
     Logs {
         name: String,
         #[serde(default)]
         lines: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
     },
     Reboot,
     Poweroff,
@@ -70,6 +74,13 @@ pub struct Response {
     pub service: Option<ServiceStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<String>>,
+    /// With `lines` from `logs`: the `after` to send for what comes next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+    /// With `logs … after`: lines dropped from the buffer before they
+    /// could be returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<u64>,
 }
 
 impl Response {
@@ -134,7 +145,16 @@ mod tests {
             serde_json::from_str::<Request>(r#"{"op":"logs","name":"dhcp","lines":10}"#).unwrap(),
             Request::Logs {
                 name: "dhcp".into(),
-                lines: Some(10)
+                lines: Some(10),
+                after: None,
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"logs","name":"dhcp","after":7}"#).unwrap(),
+            Request::Logs {
+                name: "dhcp".into(),
+                lines: None,
+                after: Some(7),
             }
         );
         assert_eq!(

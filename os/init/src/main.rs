@@ -164,7 +164,11 @@ fn ctl(socket: &Path, op: Op) -> anyhow::Result<()> {
         Op::Start { name } => Request::Start { name },
         Op::Stop { name } => Request::Stop { name },
         Op::Restart { name } => Request::Restart { name },
-        Op::Logs { name, lines } => Request::Logs { name, lines },
+        Op::Logs { name, lines } => Request::Logs {
+            name,
+            lines,
+            after: None,
+        },
         Op::Reboot => Request::Reboot,
         Op::Poweroff => Request::Poweroff,
     };

@@ -93,6 +93,7 @@ impl Init {
         self.send(Request::Logs {
             name: name.into(),
             lines: None,
+            after: None,
         })
         .lines
         .unwrap()

@@ -290,59 +290,165 @@ fn json_overview_lists_services_and_restart_counts() {
     assert_eq!(status, 404);
 }
 
+/// A service's live log over HTTP: chunked transfer decoded, cut into
+/// server-sent events.
+struct LogStream {
+    reader: BufReader<TcpStream>,
+    text: String,
+}
+
+impl LogStream {
+    fn open(dev: &Device, service: &str) -> Self {
+        let mut s = TcpStream::connect(dev.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let auth = basic(PASSWORD);
+        let path = format!("/services/{service}/logs");
+        send(
+            &mut s,
+            &dev.addr.to_string(),
+            "GET",
+            &path,
+            &[("Authorization", &auth)],
+            "",
+        );
+        let mut reader = BufReader::new(s);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains("content-type: text/event-stream"), "{head}");
+        assert!(lower.contains("transfer-encoding: chunked"), "{head}");
+        LogStream {
+            reader,
+            text: String::new(),
+        }
+    }
+
+    /// The next event as (type, data); keep-alive comments are skipped.
+    fn next(&mut self) -> (String, String) {
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let raw: String = self.text.drain(..end + 2).collect();
+                let mut event = "message".to_string();
+                let mut data = None;
+                for line in raw.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim_start().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data = Some(v.strip_prefix(' ').unwrap_or(v).to_string());
+                    }
+                }
+                match data {
+                    Some(data) => return (event, data),
+                    None => continue,
+                }
+            }
+            let mut size = String::new();
+            self.reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim(), 16)
+                .unwrap_or_else(|_| panic!("bad chunk size line {size:?}"));
+            assert!(size > 0, "the stream ended");
+            let mut chunk = vec![0u8; size + 2];
+            self.reader.read_exact(&mut chunk).unwrap();
+            self.text.push_str(&String::from_utf8_lossy(&chunk[..size]));
+        }
+    }
+
+    /// Reads until the line `needle`; returns the lines before it.
+    fn until(&mut self, needle: &str) -> Vec<String> {
+        let mut before = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "no {needle:?} in the stream");
+            match self.next() {
+                (e, d) if e == "message" && d == needle => return before,
+                (e, d) if e == "message" => before.push(d),
+                (e, d) => before.push(format!("<{e}> {d}")),
+            }
+        }
+    }
+}
+
+/// A script that says "ready", waits for `trigger` to exist, then runs
+/// `then` and sleeps.
+fn after_trigger(trigger: &Path, then: &str) -> String {
+    format!(
+        "echo ready; while [ ! -e {t} ]; do sleep 0.05; done; {then}; exec sleep 1000",
+        t = trigger.display()
+    )
+}
+
 #[test]
 fn sse_stream_delivers_kept_and_new_lines() {
     let scratch = tempfile::tempdir().unwrap();
     let trigger = scratch.path().join("trigger");
-    let script = format!(
-        "echo ready; while [ ! -e {t} ]; do sleep 0.05; done; echo 'after <trigger> & more'; exec sleep 1000",
-        t = trigger.display()
-    );
+    let script = after_trigger(&trigger, "echo 'after <trigger> & more'");
     let dev = Device::start(vec![sh("waiter", &script)]);
-
-    let mut s = TcpStream::connect(dev.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let auth = basic(PASSWORD);
-    send(
-        &mut s,
-        &dev.addr.to_string(),
-        "GET",
-        "/services/waiter/logs",
-        &[("Authorization", &auth)],
-        "",
-    );
-    let mut reader = BufReader::new(s);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        head.push_str(&line);
-    }
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: text/event-stream"),
-        "{head}"
-    );
-    let mut read_until = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            assert!(Instant::now() < deadline, "no {needle:?} in the stream");
-            let mut line = String::new();
-            let n = reader.read_line(&mut line).unwrap();
-            assert!(n > 0, "stream ended before {needle:?}");
-            // Chunked encoding: size lines and event lines interleave.
-            if line.trim_end() == format!("data: {needle}") {
-                return;
-            }
-        }
-    };
-    read_until("ready");
+    let mut stream = LogStream::open(&dev, "waiter");
+    stream.until("ready");
     std::fs::write(&trigger, "").unwrap();
-    read_until("after <trigger> & more");
+    stream.until("after <trigger> & more");
+}
+
+/// The stream follows the buffer by line numbers, not by text: 1500
+/// identical lines through a 1000-line buffer all arrive (in bursts of 100,
+/// so none is dropped before the stream gets it).
+#[test]
+fn sse_stream_keeps_identical_lines_past_a_full_buffer() {
+    let scratch = tempfile::tempdir().unwrap();
+    let trigger = scratch.path().join("trigger");
+    let burst = "i=0; while [ $i -lt 1500 ]; do echo tick; i=$((i+1)); \
+                 if [ $((i % 100)) = 0 ]; then sleep 0.3; fi; done; echo done";
+    let dev = Device::start(vec![sh("ticker", &after_trigger(&trigger, burst))]);
+    let mut stream = LogStream::open(&dev, "ticker");
+    stream.until("ready");
+    std::fs::write(&trigger, "").unwrap();
+    let before = stream.until("done");
+    assert_eq!(
+        before.len(),
+        1500,
+        "{:?}",
+        &before[before.len().min(1490)..]
+    );
+    assert!(before.iter().all(|l| l == "tick"));
+}
+
+/// Lines the buffer drops before the stream reads them are counted in a
+/// `skipped` event: what arrives plus what is skipped is all of it, in
+/// order, ending with the newest.
+#[test]
+fn sse_stream_counts_lines_dropped_before_it_read_them() {
+    let scratch = tempfile::tempdir().unwrap();
+    let trigger = scratch.path().join("trigger");
+    // One write of 20000 lines: far more than a 1000-line buffer holds
+    // between two reads of the stream, however slow the machine.
+    let burst = "busybox seq 1 20000; echo done";
+    let dev = Device::start(vec![sh("burst", &after_trigger(&trigger, burst))]);
+    let mut stream = LogStream::open(&dev, "burst");
+    stream.until("ready");
+    std::fs::write(&trigger, "").unwrap();
+    let before = stream.until("done");
+    let mut expect = 1u64;
+    let mut skipped = 0;
+    for l in &before {
+        if let Some(n) = l.strip_prefix("<skipped> ") {
+            let n: u64 = n.parse().unwrap();
+            skipped += n;
+            expect += n;
+        } else {
+            assert_eq!(l, &expect.to_string(), "out of order");
+            expect += 1;
+        }
+    }
+    assert_eq!(expect, 20001, "{} lines, {skipped} skipped", before.len());
+    assert!(skipped > 0, "20000 lines at once never overran the buffer");
 }
 
 #[test]

@@ -253,11 +253,25 @@ impl Supervisor {
             Request::Start { .. } => s.start(now, clock, opts),
             Request::Stop { .. } => s.stop(now, opts),
             Request::Restart { .. } => s.restart(now, clock, opts),
-            Request::Logs { lines, .. } => {
-                let lines = s.logs.lock().map(|l| l.tail(lines)).unwrap_or_default();
-                return Response {
-                    lines: Some(lines),
-                    ..Response::ok()
+            Request::Logs { lines, after, .. } => {
+                let Ok(buf) = s.logs.lock() else {
+                    return Response::error("the log buffer is poisoned");
+                };
+                return match after {
+                    Some(cursor) => {
+                        let since = buf.since(cursor);
+                        Response {
+                            lines: Some(since.lines),
+                            next: Some(since.next),
+                            skipped: Some(since.skipped),
+                            ..Response::ok()
+                        }
+                    }
+                    None => Response {
+                        lines: Some(buf.tail(lines)),
+                        next: Some(buf.next()),
+                        ..Response::ok()
+                    },
                 };
             }
             _ => {}

@@ -77,8 +77,10 @@ pub fn log_view(lines: &[String], stream_url: &str) -> String {
 var es=new EventSource('{url}');\
 es.onopen=function(){{pre.textContent='';st.textContent='live';}};\
 es.onerror=function(){{st.textContent='reconnecting…';}};\
-es.onmessage=function(e){{var end=pre.scrollTop+pre.clientHeight>=pre.scrollHeight-4;\
-pre.appendChild(document.createTextNode(e.data+'\\n'));if(end)pre.scrollTop=pre.scrollHeight;}};}})();</script>",
+function add(t){{var end=pre.scrollTop+pre.clientHeight>=pre.scrollHeight-4;\
+pre.appendChild(document.createTextNode(t+'\\n'));if(end)pre.scrollTop=pre.scrollHeight;}}\
+es.onmessage=function(e){{add(e.data);}};\
+es.addEventListener('skipped',function(e){{add('[… '+e.data+' lines skipped]');}});}})();</script>",
         url = esc(stream_url),
     )
 }

@@ -2,6 +2,7 @@
 //! tokio's blocking pool).
 
 use crate::control::{self, Request, Response, ServiceStatus};
+use crate::logbuf::Since;
 
 use super::error::WebError;
 use super::state::AppState;
@@ -44,6 +45,30 @@ pub async fn logs(
     let req = Request::Logs {
         name: name.to_string(),
         lines,
+        after: None,
     };
     Ok(call(state, req).await?.lines.unwrap_or_default())
+}
+
+/// The kept lines after `cursor` (all kept lines with `None`).
+pub async fn logs_after(
+    state: &AppState,
+    name: &str,
+    cursor: Option<u64>,
+) -> Result<Since, WebError> {
+    let req = Request::Logs {
+        name: name.to_string(),
+        lines: None,
+        after: Some(cursor.unwrap_or(0)),
+    };
+    let resp = call(state, req).await?;
+    Ok(Since {
+        lines: resp.lines.unwrap_or_default(),
+        next: resp.next.unwrap_or(0),
+        skipped: if cursor.is_some() {
+            resp.skipped.unwrap_or(0)
+        } else {
+            0
+        },
+    })
 }

@@ -1,8 +1,10 @@
 //! Live logs as server-sent events (`data: LINE` per line): the kept lines
 //! first, then new ones as they come.
 //!
-//! Services: init keeps a ring buffer and has no follow request, so the
-//! buffer is polled and the new tail sent. Containers: paddockd's
+//! Services: init keeps a ring buffer with numbered lines; it is asked for
+//! what came after the last line sent, a few times a second. Lines the
+//! buffer dropped before they could be sent are announced as an
+//! `event: skipped` with their count. Containers: paddockd's
 //! `logs?follow=1` stream, split into lines.
 
 use std::convert::Infallible;
@@ -20,63 +22,56 @@ use super::paddockd::{self, segment};
 use super::state::AppState;
 use super::{init_client, WebError};
 
-const POLL: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(250);
 /// Container lines sent before following.
 const TAIL: usize = 500;
 
 type Events = Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>;
 
-fn sse(rx: mpsc::Receiver<String>) -> Events {
+fn sse(rx: mpsc::Receiver<Event>) -> Events {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|line| (Ok(Event::default().data(line)), rx))
+        rx.recv().await.map(|event| (Ok(event), rx))
     });
     Sse::new(Box::pin(stream) as BoxStream<'static, _>).keep_alive(KeepAlive::default())
+}
+
+fn line_event(text: String) -> Event {
+    Event::default().data(text)
 }
 
 pub async fn service(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Events, WebError> {
-    let first = init_client::logs(&state, &name, None).await?;
+    let mut since = init_client::logs_after(&state, &name, None).await?;
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
-        let mut prev = first.clone();
-        for line in first {
-            if tx.send(line).await.is_err() {
-                return;
-            }
-        }
         loop {
+            if since.skipped > 0 {
+                let event = Event::default()
+                    .event("skipped")
+                    .data(since.skipped.to_string());
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            for text in since.lines {
+                if tx.send(line_event(text)).await.is_err() {
+                    return;
+                }
+            }
             tokio::time::sleep(POLL).await;
             if tx.is_closed() {
                 return;
             }
-            let Ok(cur) = init_client::logs(&state, &name, None).await else {
+            match init_client::logs_after(&state, &name, Some(since.next)).await {
+                Ok(s) => since = s,
                 // Service gone or init shutting down: end the stream.
-                return;
-            };
-            for line in new_lines(&prev, &cur) {
-                if tx.send(line.clone()).await.is_err() {
-                    return;
-                }
+                Err(_) => return,
             }
-            prev = cur;
         }
     });
     Ok(sse(rx))
-}
-
-/// The lines of `cur` after its overlap with the end of `prev` (the ring
-/// buffer drops old lines from the front as new ones come).
-fn new_lines<'a>(prev: &[String], cur: &'a [String]) -> &'a [String] {
-    for k in (1..=prev.len().min(cur.len())).rev() {
-        if prev[prev.len() - k..] == cur[..k] {
-            return &cur[k..];
-        }
-    }
-    cur
 }
 
 pub async fn container(
@@ -125,38 +120,16 @@ pub async fn container(
                 let text = String::from_utf8_lossy(&line[..line.len() - 1])
                     .trim_end_matches('\r')
                     .to_string();
-                if tx.send(text).await.is_err() {
+                if tx.send(line_event(text)).await.is_err() {
                     return;
                 }
             }
         }
         if !buf.is_empty() {
-            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned()).await;
+            let _ = tx
+                .send(line_event(String::from_utf8_lossy(&buf).into_owned()))
+                .await;
         }
     });
     Ok(sse(rx))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::new_lines;
-
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn finds_the_new_tail() {
-        assert_eq!(new_lines(&v(&["a", "b"]), &v(&["a", "b", "c"])), v(&["c"]));
-        assert_eq!(new_lines(&v(&["a", "b"]), &v(&["a", "b"])), v(&[]));
-        // The buffer dropped "a" and got "c", "d".
-        assert_eq!(
-            new_lines(&v(&["a", "b"]), &v(&["b", "c", "d"])),
-            v(&["c", "d"])
-        );
-        assert_eq!(new_lines(&v(&["x", "x"]), &v(&["x", "x", "x"])), v(&["x"]));
-        assert_eq!(new_lines(&[], &v(&["a"])), v(&["a"]));
-        // Nothing in common: all of it is new.
-        assert_eq!(new_lines(&v(&["a"]), &v(&["b"])), v(&["b"]));
-    }
 }
