@@ -35,6 +35,15 @@ pub struct UpdateArgs {
     pub force: bool,
 }
 
+/// How long a small request (status, switch, reboot) may take. A device
+/// that reboots or panics while a request is open never answers it (and
+/// QEMU's user networking, say, keeps the connection open), so every one
+/// has a limit; uploads are bounded by the connect limit only.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+/// While waiting for the device to come back: one status request.
+const POLL_LIMIT: Duration = Duration::from_secs(10);
+const CONNECT_LIMIT: Duration = Duration::from_secs(10);
+
 /// The device's HTTP API with Basic auth.
 struct Device {
     host: String,
@@ -45,8 +54,9 @@ type Body = BoxBody<Bytes, std::io::Error>;
 
 impl Device {
     async fn send(&self, req: Request<Body>) -> anyhow::Result<(u16, Value)> {
-        let stream = TcpStream::connect(&self.host)
+        let stream = tokio::time::timeout(CONNECT_LIMIT, TcpStream::connect(&self.host))
             .await
+            .map_err(|_| anyhow::anyhow!("connecting to {}: timed out", self.host))?
             .with_context(|| format!("connecting to {}", self.host))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -80,6 +90,18 @@ impl Device {
     }
 
     async fn json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        self.json_within(REQUEST_LIMIT, method, path, body).await
+    }
+
+    /// A JSON request that fails when the device has not answered within
+    /// `limit`.
+    async fn json_within(
+        &self,
+        limit: Duration,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let data = body.map(|b| b.to_string()).unwrap_or_default();
         let req = self
             .request(method, path)
@@ -89,7 +111,15 @@ impl Device {
                     .map_err(|never| match never {})
                     .boxed(),
             )?;
-        let (status, json) = self.send(req).await?;
+        let (status, json) =
+            tokio::time::timeout(limit, self.send(req))
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "{method} {path}: {} did not answer within {limit:?}",
+                        self.host
+                    )
+                })??;
         check(method, path, status, json)
     }
 
@@ -247,7 +277,10 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
     let mut last = String::new();
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        if let Ok(st) = device.json("GET", "/update/status", None).await {
+        if let Ok(st) = device
+            .json_within(POLL_LIMIT, "GET", "/update/status", None)
+            .await
+        {
             let running = st["slot"].as_str().unwrap_or("?");
             let running_version = st["version"].as_str().unwrap_or("?");
             let entry = newest_entry(&st, &target);
@@ -280,5 +313,39 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
                 if last.is_empty() { "never" } else { &last }
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device that accepts the connection and never answers (it rebooted
+    /// under the open request) fails the request instead of hanging.
+    #[tokio::test]
+    async fn a_request_the_device_never_answers_fails() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(conn);
+        });
+        let device = Device {
+            host: host.clone(),
+            auth: "Basic x".into(),
+        };
+        let started = Instant::now();
+        let err = device
+            .json_within(Duration::from_millis(300), "GET", "/update/status", None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            err,
+            format!("GET /update/status: {host} did not answer within 300ms")
+        );
+        held.abort();
     }
 }
