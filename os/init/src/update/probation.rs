@@ -7,9 +7,13 @@
 //!
 //! Healthy: every service that is not `dont_start` is `running` (or waiting
 //! for the clock, which a device without network may do for a long time),
-//! none restarted during the hold, and paddockd answers `GET /v1/status`.
+//! paddockd answers, and each of its containers is running (healthy, if it
+//! has a healthcheck), stopped by the user, finished with exit code 0, or
+//! waiting for the clock; and nothing restarted during the hold.
 
 use std::io::{Read, Write};
+
+use serde::Deserialize;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -195,26 +199,90 @@ fn check(opts: &ProbationOptions) -> Result<Vec<(String, u32)>, String> {
     if !bad.is_empty() {
         return Err(bad.join(", "));
     }
-    if services.iter().any(|s| s.name == "paddockd") {
-        paddockd_status(&opts.paddockd_socket).map_err(|e| format!("paddockd: {e}"))?;
+    let mut restarts: Vec<(String, u32)> =
+        services.into_iter().map(|s| (s.name, s.restarts)).collect();
+    if restarts.iter().any(|(name, _)| name == "paddockd") {
+        let containers =
+            paddockd_containers(&opts.paddockd_socket).map_err(|e| format!("paddockd: {e}"))?;
+        let bad: Vec<String> = containers.iter().filter_map(Container::problem).collect();
+        if !bad.is_empty() {
+            return Err(bad.join(", "));
+        }
+        restarts.extend(
+            containers
+                .into_iter()
+                .map(|c| (format!("container {}", c.name), c.restarts)),
+        );
     }
-    Ok(services.into_iter().map(|s| (s.name, s.restarts)).collect())
+    Ok(restarts)
 }
 
-/// `GET /v1/status` on paddockd's socket answers 200.
-fn paddockd_status(socket: &std::path::Path) -> Result<(), String> {
+/// What probation reads of paddockd's container status (`GET /v1/containers`).
+#[derive(Debug, Deserialize)]
+struct Container {
+    name: String,
+    state: String,
+    #[serde(default)]
+    health: Option<String>,
+    #[serde(default)]
+    restarts: u32,
+    #[serde(default)]
+    last_exit_code: Option<i32>,
+    #[serde(default)]
+    last_error: Option<String>,
+}
+
+impl Container {
+    /// Why this container is not healthy, if it is not.
+    fn problem(&self) -> Option<String> {
+        let ok = match self.state.as_str() {
+            "running" => {
+                self.health.as_deref() != Some("unhealthy")
+                    && self.health.as_deref() != Some("starting")
+            }
+            // Deliberate, or a one-shot that did its job.
+            "stopped" => true,
+            "exited" => self.last_exit_code == Some(0),
+            // A device without network may wait for its clock for long.
+            "waiting" => true,
+            _ => false,
+        };
+        if ok {
+            return None;
+        }
+        let mut why = format!("container {} is {}", self.name, self.state);
+        if let Some(h) = &self.health {
+            why.push_str(&format!(" ({h})"));
+        }
+        if let Some(e) = &self.last_error {
+            why.push_str(&format!(": {e}"));
+        } else if let Some(code) = self.last_exit_code {
+            why.push_str(&format!(" (last exit code {code})"));
+        }
+        Some(why)
+    }
+}
+
+/// paddockd's `GET /v1/containers` over its socket (HTTP/1.0: the body
+/// ends with the connection).
+fn paddockd_containers(socket: &std::path::Path) -> Result<Vec<Container>, String> {
     let mut s = UnixStream::connect(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    s.write_all(b"GET /v1/status HTTP/1.0\r\nHost: paddockd\r\n\r\n")
+    s.write_all(b"GET /v1/containers HTTP/1.0\r\nHost: paddockd\r\n\r\n")
         .map_err(|e| e.to_string())?;
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).map_err(|e| e.to_string())?;
-    let line = String::from_utf8_lossy(&head);
-    if head.starts_with(b"HTTP/1.") && &head[9..12] == b"200" {
-        Ok(())
-    } else {
-        Err(format!("GET /v1/status answered {line:?}"))
+    let mut reply = Vec::new();
+    s.take(16 << 20)
+        .read_to_end(&mut reply)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&reply);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| "GET /v1/containers: no complete reply".to_string())?;
+    let status = head.lines().next().unwrap_or_default();
+    if !(status.starts_with("HTTP/1.") && status.get(9..12) == Some("200")) {
+        return Err(format!("GET /v1/containers answered {status:?}"));
     }
+    serde_json::from_str(body).map_err(|e| format!("GET /v1/containers: {e}"))
 }
 
 #[cfg(test)]
@@ -230,5 +298,60 @@ mod tests {
         opts.device.esp = super::super::esp::Esp::Dir(tmp.path().join("esp"));
         opts.reboot = false;
         assert!(matches!(run(&opts), Outcome::NotOnProbation(_)));
+    }
+
+    fn container(json: &str) -> Container {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn which_containers_count_as_healthy() {
+        let healthy = [
+            r#"{"name":"a","state":"running","restarts":0}"#,
+            r#"{"name":"a","state":"running","health":"healthy","restarts":0}"#,
+            r#"{"name":"a","state":"stopped","restarts":0}"#,
+            r#"{"name":"a","state":"exited","last_exit_code":0,"restarts":0}"#,
+            r#"{"name":"a","state":"waiting","restarts":0}"#,
+        ];
+        for j in healthy {
+            assert_eq!(container(j).problem(), None, "{j}");
+        }
+        let not = [
+            (
+                r#"{"name":"a","state":"running","health":"unhealthy"}"#,
+                "container a is running (unhealthy)",
+            ),
+            (
+                r#"{"name":"a","state":"running","health":"starting"}"#,
+                "container a is running (starting)",
+            ),
+            (
+                r#"{"name":"a","state":"restarting","last_exit_code":1}"#,
+                "container a is restarting (last exit code 1)",
+            ),
+            (
+                r#"{"name":"a","state":"exited","last_exit_code":3}"#,
+                "container a is exited (last exit code 3)",
+            ),
+            (
+                r#"{"name":"a","state":"failed","last_error":"pulling x: 404"}"#,
+                "container a is failed: pulling x: 404",
+            ),
+            (
+                r#"{"name":"a","state":"invalid","last_error":"a.yaml:3:1: unknown field"}"#,
+                "container a is invalid: a.yaml:3:1: unknown field",
+            ),
+            (
+                r#"{"name":"a","state":"pulling"}"#,
+                "container a is pulling",
+            ),
+            (
+                r#"{"name":"a","state":"starting"}"#,
+                "container a is starting",
+            ),
+        ];
+        for (j, why) in not {
+            assert_eq!(container(j).problem().as_deref(), Some(why), "{j}");
+        }
     }
 }
