@@ -127,6 +127,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     if c.update != Default::default() {
         system_json.update = Some(paddock_init::config::UpdateSettings {
             health_timeout_secs: c.update.health_timeout_secs,
+            healthy_for_secs: c.update.healthy_for_secs,
             tries: c.update.tries,
         });
     }

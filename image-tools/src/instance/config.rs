@@ -68,6 +68,10 @@ pub struct UpdateConfig {
     /// Seconds (default 60).
     #[serde(default)]
     pub health_timeout_secs: Option<u64>,
+    /// Seconds everything must stay healthy before the slot is kept
+    /// (default 5).
+    #[serde(default)]
+    pub healthy_for_secs: Option<u64>,
     /// Boots (default 2).
     #[serde(default)]
     pub tries: Option<u32>,

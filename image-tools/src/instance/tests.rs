@@ -48,6 +48,11 @@ fn semantic_errors_name_the_key() {
         ("disk: {root: 10XB}\n", "unknown size unit"),
         ("kernel: {package: a, deb: b}\n", "not both"),
         ("registries: {insecure: [\"http://x\"]}\n", "insecure"),
+        (
+            "update: {healthy_for_secs: 90}\n",
+            "update.healthy_for_secs (90) must be less than update.health_timeout_secs (60)",
+        ),
+        ("update: {tries: 0}\n", "update.tries: at least 1"),
     ] {
         write(dir.path(), &format!("{base}{extra}"));
         let err = Instance::load(dir.path()).unwrap_err().to_string();

@@ -69,6 +69,17 @@ pub fn check(c: &InstanceConfig, dir: &Path) -> Result<(), String> {
             ));
         }
     }
+    let timeout = c.update.health_timeout_secs.unwrap_or(60);
+    let hold = c.update.healthy_for_secs.unwrap_or(5);
+    if hold >= timeout {
+        return Err(format!(
+            "update.healthy_for_secs ({hold}) must be less than update.health_timeout_secs \
+             ({timeout}): a new slot could never be kept"
+        ));
+    }
+    if c.update.tries == Some(0) {
+        return Err("update.tries: at least 1".into());
+    }
     if c.http_port == 0 {
         return Err("http_port: must be 1-65535".into());
     }

@@ -110,6 +110,10 @@ pub struct UpdateSettings {
     /// (back to the old slot once its tries are used up). Default 60.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_timeout_secs: Option<u64>,
+    /// How long everything must stay healthy, without a restart, before
+    /// the slot is marked good. Default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_for_secs: Option<u64>,
     /// Boots a new slot gets before systemd-boot gives up on it. Default 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tries: Option<u32>,

@@ -27,6 +27,8 @@ use crate::control::{self, Request, ServiceStatus};
 
 /// Health deadline when system.json does not say.
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long everything must stay healthy when system.json does not say.
+pub const DEFAULT_HEALTHY_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct ProbationOptions {
@@ -45,20 +47,24 @@ pub struct ProbationOptions {
 }
 
 impl ProbationOptions {
-    /// The real device, with system.json's `update.health_timeout_secs`.
+    /// The real device, with system.json's `update.health_timeout_secs`
+    /// and `update.healthy_for_secs`.
     pub fn system(config: &SystemConfig) -> Self {
-        let timeout = config
-            .update
-            .as_ref()
-            .and_then(|u| u.health_timeout_secs)
+        let update = config.update.clone().unwrap_or_default();
+        let timeout = update
+            .health_timeout_secs
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_HEALTH_TIMEOUT);
+        let hold = update
+            .healthy_for_secs
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_HEALTHY_FOR);
         Self {
             device: Device::system(),
             control_socket: "/run/paddock/init.sock".into(),
             paddockd_socket: "/run/paddock/paddockd.sock".into(),
             timeout,
-            hold: Duration::from_secs(5),
+            hold,
             poll: Duration::from_secs(1),
             reboot: true,
         }
@@ -298,6 +304,24 @@ mod tests {
         opts.device.esp = super::super::esp::Esp::Dir(tmp.path().join("esp"));
         opts.reboot = false;
         assert!(matches!(run(&opts), Outcome::NotOnProbation(_)));
+    }
+
+    #[test]
+    fn timeouts_from_system_json() {
+        let mut config = SystemConfig::new("x");
+        let opts = ProbationOptions::system(&config);
+        assert_eq!(
+            (opts.timeout, opts.hold),
+            (DEFAULT_HEALTH_TIMEOUT, DEFAULT_HEALTHY_FOR)
+        );
+        config.update = Some(crate::config::UpdateSettings {
+            health_timeout_secs: Some(300),
+            healthy_for_secs: Some(120),
+            tries: None,
+        });
+        let opts = ProbationOptions::system(&config);
+        assert_eq!(opts.timeout, Duration::from_secs(300));
+        assert_eq!(opts.hold, Duration::from_secs(120));
     }
 
     fn container(json: &str) -> Container {
