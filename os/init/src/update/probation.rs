@@ -12,12 +12,12 @@
 //! waiting for the clock; and nothing restarted during the hold.
 
 use std::io::{Read, Write};
-
-use serde::Deserialize;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use serde::Deserialize;
 
 use super::device::Device;
 use super::entries::{self, Entry};
