@@ -358,6 +358,20 @@ fn chromium_logs_in_restarts_a_container_and_watches_its_logs() {
         &format!("location.pathname === '/containers/pinger' && {starts} >= 2"),
     );
     assert!(dev.container()["restarts"].as_u64().unwrap() > restarts);
+
+    // The page keeps its state current without reloading: stopped and
+    // started through the API, the open page follows.
+    browser.eval("window.notReloaded = true");
+    let state = "(document.querySelector('#status span') || {}).textContent";
+    for (action, want) in [("stop", "stopped"), ("start", "running")] {
+        let (status, v) = dev.json("POST", &format!("/containers/pinger/{action}"));
+        assert_eq!(status, 200, "{action}: {v}");
+        browser.wait_for(
+            &format!("the open page to show {want}"),
+            Duration::from_secs(30),
+            &format!("window.notReloaded === true && {state} === '{want}'"),
+        );
+    }
     let shot = artifacts().join("web-ui-container.png");
     std::fs::write(&shot, browser.screenshot()).unwrap();
     println!("screenshot: {}", shot.display());

@@ -33,7 +33,7 @@ pub async fn page(
         Some(Value::String(t)) => esc(t),
         Some(v) => format!("<code>{}</code>", esc(&v.to_string())),
     };
-    let body = format!(
+    let table = format!(
         "<table><tr><th>state</th><td><span class=\"{st}\">{st}</span></td></tr>\
 <tr><th>health</th><td>{health}</td></tr><tr><th>image</th><td>{image}</td></tr>\
 <tr><th>image digest</th><td><code>{digest}</code></td></tr><tr><th>pid</th><td>{pid}</td></tr>\
@@ -41,8 +41,7 @@ pub async fn page(
 <tr><th>restarts</th><td>{restarts}</td></tr><tr><th>last exit code</th><td>{code}</td></tr>\
 <tr><th>last error</th><td>{err}</td></tr><tr><th>memory</th><td>{mem}</td></tr>\
 <tr><th>address</th><td>{addr}</td></tr><tr><th>ports</th><td>{ports}</td></tr>\
-<tr><th>volumes</th><td>{volumes}</td></tr><tr><th>manifest</th><td>{manifest}</td></tr></table>\
-<p>{act}</p>{logs}",
+<tr><th>volumes</th><td>{volumes}</td></tr><tr><th>manifest</th><td>{manifest}</td></tr></table>",
         st = esc(status.get("state").and_then(|v| v.as_str()).unwrap_or("?")),
         health = s("health"),
         image = s("image"),
@@ -58,8 +57,12 @@ pub async fn page(
         ports = raw("ports"),
         volumes = volumes(&status),
         manifest = s("manifest"),
-        act = html::actions(&base, &base, &state.csrf_token),
-        logs = html::log_view(&[], &format!("{base}/logs")),
+    );
+    let body = format!(
+        "{}<p>{}</p>{}",
+        html::live("status", &table),
+        html::actions(&base, &base, &state.csrf_token),
+        html::log_view(&[], &format!("{base}/logs")),
     );
     Ok(html::page(&state.hostname, &format!("container {name}"), &body).into_response())
 }

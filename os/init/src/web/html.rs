@@ -1,6 +1,8 @@
 //! Server-rendered HTML: an escape helper every dynamic value goes through,
 //! the page frame (inline CSS, no external assets), action buttons as forms
-//! carrying the CSRF token, and the log view (EventSource).
+//! carrying the CSRF token, the log view (EventSource), and live sections:
+//! the page fetches itself every few seconds and swaps in their new
+//! rendering, so state shown in one place is rendered by the server only.
 
 use axum::response::Html;
 
@@ -30,16 +32,36 @@ pre#log{background:#111;color:#ddd;padding:.7em;max-height:60vh;overflow:auto;wh
 .backoff,.failed,.restarting,.unhealthy,.invalid{color:#b00}\
 code{font-size:90%}a{color:#035}";
 
+/// Refreshes every `[data-live]` element from a new rendering of the page
+/// (scripts in the fetched page do not run; the log stream stays open).
+const LIVE_SCRIPT: &str = "<script>(function(){var ls=document.querySelectorAll('[data-live]');\
+setInterval(function(){fetch(location.pathname,{headers:{'Accept':'text/html'}})\
+.then(function(r){return r.ok?r.text():null;}).then(function(t){if(!t)return;\
+var d=new DOMParser().parseFromString(t,'text/html');ls.forEach(function(e){\
+var n=d.getElementById(e.id);if(n&&n.innerHTML!==e.innerHTML)e.innerHTML=n.innerHTML;});})\
+.catch(function(){});},3000);})();</script>";
+
 /// A whole page. `title` is escaped here; `body` must already be safe.
 pub fn page(hostname: &str, title: &str, body: &str) -> Html<String> {
+    let live = if body.contains(" data-live>") {
+        LIVE_SCRIPT
+    } else {
+        ""
+    };
     Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width\">\
 <title>{t} — {h}</title><style>{STYLE}</style></head><body>\
-<p><a href=\"/\">{h}</a></p><h1>{t}</h1>\n{body}\n</body></html>\n",
+<p><a href=\"/\">{h}</a></p><h1>{t}</h1>\n{body}\n{live}</body></html>\n",
         t = esc(title),
         h = esc(hostname),
     ))
+}
+
+/// A section the page keeps up to date (see `LIVE_SCRIPT`); `id` must be
+/// unique on the page, `inner` already safe.
+pub fn live(id: &str, inner: &str) -> String {
+    format!("<div id=\"{}\" data-live>{inner}</div>", esc(id))
 }
 
 /// A POST button: `action` and `back` are paths built from escaped parts.

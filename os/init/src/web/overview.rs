@@ -43,13 +43,14 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         }))
         .into_response());
     }
-    let mut body = system_table(&state, &sys);
-    body.push_str(&services_table(&state, &services));
-    body.push_str(&containers_table(
+    let mut live = system_table(&state, &sys);
+    live.push_str(&services_table(&state, &services));
+    live.push_str(&containers_table(
         &state,
         containers.as_deref(),
         containers_error.as_deref(),
     ));
+    let mut body = html::live("overview", &live);
     body.push_str("<h2>Device</h2><p>");
     body.push_str(&html::button(
         "/reboot",

@@ -30,12 +30,12 @@ pub async fn page(
     }
     let v = serde_json::to_value(&service).unwrap_or_default();
     let base = format!("/services/{}", segment(&name));
-    let body = format!(
+    let table = format!(
         "<table><tr><th>state</th><td><span class=\"{st}\">{st}</span></td></tr>\
 <tr><th>pid</th><td>{pid}</td></tr><tr><th>up</th><td>{up}</td></tr>\
 <tr><th>restarts</th><td>{r}</td></tr><tr><th>last exit</th><td>{last}</td></tr>\
 <tr><th>memory</th><td>{mem}</td></tr><tr><th>waits for clock</th><td>{wfc}</td></tr>\
-<tr><th>started on demand only</th><td>{ds}</td></tr></table><p>{act}</p>{logs}",
+<tr><th>started on demand only</th><td>{ds}</td></tr></table>",
         st = esc(&service.state),
         pid = opt(service.pid),
         up = service_uptime(&v),
@@ -44,8 +44,12 @@ pub async fn page(
         mem = memory(&v),
         wfc = service.wait_for_clock,
         ds = service.dont_start,
-        act = html::actions(&base, &base, &state.csrf_token),
-        logs = html::log_view(&logs, &format!("{base}/logs")),
+    );
+    let body = format!(
+        "{}<p>{}</p>{}",
+        html::live("status", &table),
+        html::actions(&base, &base, &state.csrf_token),
+        html::log_view(&logs, &format!("{base}/logs")),
     );
     Ok(html::page(&state.hostname, &format!("service {name}"), &body).into_response())
 }
