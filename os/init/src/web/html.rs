@@ -34,9 +34,12 @@ code{font-size:90%}a{color:#035}";
 
 /// Refreshes every `[data-live]` element from a new rendering of the page
 /// (scripts in the fetched page do not run; the log stream stays open).
-const LIVE_SCRIPT: &str = "<script>(function(){var ls=document.querySelectorAll('[data-live]');\
+/// Not within a second of a press, so a click on a button in a live
+/// section lands on the button it was meant for.
+const LIVE_SCRIPT: &str = "<script>(function(){var ls=document.querySelectorAll('[data-live]'),pressed=0;\
+document.addEventListener('pointerdown',function(){pressed=Date.now();},true);\
 setInterval(function(){fetch(location.pathname,{headers:{'Accept':'text/html'}})\
-.then(function(r){return r.ok?r.text():null;}).then(function(t){if(!t)return;\
+.then(function(r){return r.ok?r.text():null;}).then(function(t){if(!t||Date.now()-pressed<1000)return;\
 var d=new DOMParser().parseFromString(t,'text/html');ls.forEach(function(e){\
 var n=d.getElementById(e.id);if(n&&n.innerHTML!==e.innerHTML)e.innerHTML=n.innerHTML;});})\
 .catch(function(){});},3000);})();</script>";
