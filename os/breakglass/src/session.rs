@@ -260,9 +260,10 @@ fn cloexec_inherited() {
 }
 
 /// Copies the program's output to the channel until EOF. `to` is one of the
-/// channel's writers, which wait for the client's window: a client that
-/// reads slowly (or not at all) stops the copy, and the program then blocks
-/// on its full pipe, instead of the output piling up in this server's memory.
+/// channel's writers, which wait for this channel's window: a client that
+/// reads slowly (or not at all) stops this copy, and the program then blocks
+/// on its full pipe, while the connection's other sessions go on (russh's
+/// `Handle::data` would hold up every channel of the connection instead).
 fn pump<R, W>(mut from: R, mut to: W) -> JoinHandle<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
