@@ -2,8 +2,6 @@
 //! it) and the authorized client keys (read again for every connection so
 //! editing the file needs no restart).
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use russh::keys::ssh_key::authorized_keys::AuthorizedKeys;
@@ -69,24 +67,12 @@ pub fn host_key(path: &Path) -> Result<PrivateKey, KeyError> {
     Ok(key)
 }
 
-/// Writes `data` to a temp file next to `path` and renames it into place.
+/// Writes `data` with `mode` by paddock_sys's atomic write.
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
-    let err = |source| KeyError::Write {
+    paddock_sys::fs::write_atomic(path, data, mode).map_err(|source| KeyError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(err)?;
-    f.write_all(data).and_then(|_| f.sync_all()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    })
 }
 
 /// The keys allowed to log in. A missing file means no keys; lines that

@@ -40,7 +40,7 @@ pub async fn fixed(
 
 /// Serves on every private address with `port`, following address changes.
 pub async fn private(port: u16, config: Arc<Config>, ctx: Arc<Context>) -> anyhow::Result<()> {
-    paddock_init::addresses::follow(port, RESCAN, "breakglass", |l| {
+    paddock_sys::addresses::follow(port, RESCAN, "breakglass", |l| {
         tokio::spawn(accept(l, config.clone(), ctx.clone()))
     })
     .await;

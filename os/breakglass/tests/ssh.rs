@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../../../tests/support/terminal.rs"]
-mod terminal;
-use terminal::Tmux;
+use paddock_testkit::terminal::{self, Tmux};
 
 fn need(tool: &str, package: &str) -> PathBuf {
     for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"] {

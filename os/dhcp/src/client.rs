@@ -10,7 +10,7 @@ use std::time::Duration;
 use dhcproto::v4::MessageType;
 use tokio::time::Instant;
 
-use crate::files::{ntp_servers, resolv_conf, write_atomic, WriteError};
+use crate::files::{ntp_servers, resolv_conf, write_public, WriteError};
 use crate::lease::Lease;
 use crate::netconf::{Interface, NetError};
 use crate::packet::{self, Identity};
@@ -205,19 +205,19 @@ impl Client {
         }
         let dns: Vec<IpAddr> = lease.dns.iter().copied().map(IpAddr::V4).collect();
         if !dns.is_empty() {
-            write_atomic(
+            write_public(
                 &self.out.resolv_conf,
                 resolv_conf(&dns, lease.domain.as_deref()).as_bytes(),
             )?;
         }
         let ntp: Vec<IpAddr> = lease.ntp.iter().copied().map(IpAddr::V4).collect();
         if !ntp.is_empty() {
-            write_atomic(&self.out.ntp_servers, ntp_servers(&ntp).as_bytes())?;
+            write_public(&self.out.ntp_servers, ntp_servers(&ntp).as_bytes())?;
         }
         let record = lease.record(&self.iface.name, how);
         let mut json = serde_json::to_string_pretty(&record).unwrap_or_default();
         json.push('\n');
-        write_atomic(&self.out.lease_file, json.as_bytes())?;
+        write_public(&self.out.lease_file, json.as_bytes())?;
         tracing::info!(
             address = %record.address,
             router = ?lease.router,

@@ -1,8 +1,7 @@
 //! The files other programs read: resolv.conf (DNS), the NTP server list
-//! for paddock-ntp, and a lease summary. Written atomically (temp file,
-//! rename) so a reader never sees half a file.
+//! for paddock-ntp, and a lease summary. Written atomically (paddock_sys:
+//! temp file, fsync, rename) so a reader never sees half a file.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -13,34 +12,14 @@ pub struct WriteError {
     source: std::io::Error,
 }
 
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile_in(dir, path).map_err(err)?;
-    tmp.1.write_all(contents).map_err(err)?;
-    tmp.1.sync_all().map_err(err)?;
-    std::fs::rename(&tmp.0, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp.0);
-        err(e)
+/// Writes a file others read (mode 0644), by paddock_sys's one rule.
+pub fn write_public(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    paddock_sys::fs::write_atomic(path, contents, paddock_sys::fs::PUBLIC).map_err(|source| {
+        WriteError {
+            path: path.to_path_buf(),
+            source,
+        }
     })
-}
-
-fn tempfile_in(dir: &Path, path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
-    Ok((tmp, file))
 }
 
 pub fn resolv_conf(dns: &[IpAddr], domain: Option<&str>) -> String {
@@ -68,8 +47,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("sub/resolv.conf");
         let dns: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
-        write_atomic(&p, resolv_conf(&dns, Some("lan")).as_bytes()).unwrap();
-        write_atomic(&p, resolv_conf(&dns, Some("lan")).as_bytes()).unwrap();
+        write_public(&p, resolv_conf(&dns, Some("lan")).as_bytes()).unwrap();
+        write_public(&p, resolv_conf(&dns, Some("lan")).as_bytes()).unwrap();
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
             "# written by paddock-dhcp\nsearch lan\nnameserver 10.0.0.1\nnameserver 10.0.0.2\n"

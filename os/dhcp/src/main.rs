@@ -108,19 +108,19 @@ async fn configure_static(
         iface.set_default_route(gw).await?;
     }
     if !args.dns.is_empty() {
-        files::write_atomic(
+        files::write_public(
             &out.resolv_conf,
             files::resolv_conf(&args.dns, None).as_bytes(),
         )?;
     }
     if !args.ntp.is_empty() {
-        files::write_atomic(&out.ntp_servers, files::ntp_servers(&args.ntp).as_bytes())?;
+        files::write_public(&out.ntp_servers, files::ntp_servers(&args.ntp).as_bytes())?;
     }
     let summary = serde_json::json!({
         "interface": iface.name, "address": addr, "router": args.gateway,
         "dns": args.dns, "ntp": args.ntp, "how": "static",
     });
-    files::write_atomic(&out.lease_file, format!("{summary:#}\n").as_bytes())
+    files::write_public(&out.lease_file, format!("{summary:#}\n").as_bytes())
         .context("lease file")?;
     tracing::info!(interface = %iface.name, %addr, gateway = ?args.gateway, "static configuration applied");
     // Stay, so the supervisor shows the network as running (and does not restart us).

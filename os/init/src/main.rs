@@ -20,11 +20,11 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{Parser, Subcommand};
 
-use paddock_init::config::SystemConfig;
-use paddock_init::control::{self, Request};
 use paddock_init::gpt;
 use paddock_init::supervisor::{self, Options};
 use paddock_init::web::{self, Listen, WebConfig};
+use paddock_wire::control::{self, Request};
+use paddock_wire::system::SystemConfig;
 
 #[derive(Parser)]
 #[command(

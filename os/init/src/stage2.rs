@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::reboot::RebootMode;
 
-use paddock_init::config::SystemConfig;
 use paddock_init::supervisor::{self, Options, Shutdown};
 use paddock_init::web::{self, Listen, WebConfig};
+use paddock_wire::system::SystemConfig;
 
 use crate::mounts::{mount, mount_all, nosuid_nodev_noexec};
 use crate::{gpt, net};

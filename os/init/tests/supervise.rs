@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use paddock_init::config::{Service, SystemConfig};
-use paddock_init::control::{request, Request, Response, ServiceStatus};
+use paddock_wire::control::{request, Request, Response, ServiceStatus};
+use paddock_wire::system::{Service, SystemConfig};
 
 const BUSYBOX: &str = "/bin/busybox";
 

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use paddock_init::config::{Service, SystemConfig};
+use paddock_wire::system::{Service, SystemConfig};
 use serde_json::Value;
 
 const BUSYBOX: &str = "/bin/busybox";

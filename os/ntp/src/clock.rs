@@ -1,6 +1,5 @@
 //! Stepping the system clock and marking it synced.
 
-use std::io::Write;
 use std::path::Path;
 
 use nix::sys::time::TimeSpec;
@@ -22,15 +21,8 @@ type libc_time_t = nix::libc::time_t;
 #[allow(non_camel_case_types)]
 type libc_nsec_t = nix::libc::c_long;
 
-/// Writes the marker atomically (temp file, rename): its appearance is the
-/// signal init and paddockd wait for.
+/// Writes the marker atomically (paddock_sys: temp file, fsync, rename):
+/// its appearance is the signal init and paddockd wait for.
 pub fn write_marker(path: &Path, contents: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    paddock_sys::fs::write_atomic(path, contents.as_bytes(), paddock_sys::fs::PUBLIC)
 }

@@ -1,7 +1,7 @@
 //! The seed file and the kernel's entropy pool.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -56,19 +56,5 @@ pub fn read_seed(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 pub fn save_fresh(path: &Path, urandom: &Path, size: usize) -> std::io::Result<()> {
     let mut seed = vec![0u8; size.min(MAX_SEED)];
     File::open(urandom)?.read_exact(&mut seed)?;
-    let tmp = path.with_extension("tmp");
-    let mut f = File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
-    use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(&seed)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    paddock_sys::fs::write_atomic(path, &seed, paddock_sys::fs::PRIVATE)
 }

@@ -14,7 +14,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::Error;
-use crate::control::{Request, Response};
+use paddock_wire::control::{Request, Response};
 
 #[derive(Debug)]
 pub enum Event {
@@ -122,7 +122,7 @@ pub fn serve_control(path: &Path, tx: Sender<Event>) -> Result<InFlight, Error> 
         path: path.to_path_buf(),
         source,
     };
-    let listener = crate::unix_socket::bind_private(path).map_err(socket_err)?;
+    let listener = paddock_sys::unix_socket::bind_private(path).map_err(socket_err)?;
     let in_flight = InFlight::default();
     let counter = in_flight.clone();
     std::thread::Builder::new()

@@ -19,9 +19,9 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::config::Service;
-use crate::control::{Request, Response};
 use events::Event;
+use paddock_wire::control::{Request, Response};
+use paddock_wire::system::Service;
 use service::ServiceState;
 
 pub use cgroup::DEVICE_ROOT as DEVICE_CGROUP_ROOT;

@@ -13,9 +13,9 @@ use nix::unistd::Pid;
 use super::cgroup;
 use super::spawn::{record, spawn};
 use super::Options;
-use crate::config::Service;
-use crate::control::ServiceStatus;
 use crate::logbuf::LogBuffer;
+use paddock_wire::control::ServiceStatus;
+use paddock_wire::system::Service;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

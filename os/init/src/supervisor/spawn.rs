@@ -14,8 +14,8 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::SigSet;
 use nix::unistd::Pid;
 
-use crate::config::Service;
 use crate::logbuf::{LogBuffer, MAX_LINE};
+use paddock_wire::system::Service;
 
 /// PATH for services unless their env sets one.
 pub const DEFAULT_PATH: &str = "/user:/usr/bin:/usr/sbin:/bin:/sbin";

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::UpdateError;
 use super::esp::{Esp, MountedEsp};
-use super::slot::Slot;
 use crate::gpt;
+use paddock_wire::slot::Slot;
 
 #[derive(Debug, Clone)]
 pub struct Device {

@@ -16,123 +16,11 @@
 //! away. Older systemd-boot (< 251) sorted ascending, bad first, and booted
 //! the last entry: the same choice.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 
-use serde::Serialize;
+pub use paddock_wire::boot_entry::*;
 
 use super::error::UpdateError;
-use super::slot::Slot;
-
-/// Directory of the entries, relative to the ESP's root.
-pub const ENTRIES_DIR: &str = "loader/entries";
-
-/// `loader/loader.conf`: no `default`, so the entries' order decides.
-pub const LOADER_CONF: &str = "timeout 0\nconsole-mode keep\neditor no\n";
-
-/// One `paddock-*.conf` file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
-    pub file: String,
-    pub generation: u64,
-    pub slot: Slot,
-    /// `None`: no counter, the entry is good.
-    pub tries_left: Option<u32>,
-    pub tries_done: Option<u32>,
-}
-
-impl Entry {
-    /// `good` (no counter), `probation` (tries left), `bad` (none left).
-    pub fn state(&self) -> &'static str {
-        match self.tries_left {
-            None => "good",
-            Some(0) => "bad",
-            Some(_) => "probation",
-        }
-    }
-
-    /// The id without the counter: `paddock-00000003-b`.
-    pub fn id(&self) -> String {
-        entry_id(self.generation, self.slot)
-    }
-
-    /// Parses a file name; `None` for files that are not ours.
-    pub fn parse(file: &str) -> Option<Entry> {
-        let stem = file.strip_suffix(".conf")?;
-        let rest = stem.strip_prefix("paddock-")?;
-        let (id, counter) = match rest.split_once('+') {
-            Some((id, c)) => (id, Some(c)),
-            None => (rest, None),
-        };
-        let (generation, slot) = id.split_once('-')?;
-        if generation.is_empty() || !generation.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let generation: u64 = generation.parse().ok()?;
-        let mut chars = slot.chars();
-        let slot = match (chars.next(), chars.next()) {
-            (Some(c), None) => Slot::from_letter(c)?,
-            _ => return None,
-        };
-        let (tries_left, tries_done) = match counter {
-            None => (None, None),
-            Some(c) => {
-                let (left, done) = match c.split_once('-') {
-                    Some((l, d)) => (l, Some(d.parse::<u32>().ok()?)),
-                    None => (c, None),
-                };
-                (Some(left.parse::<u32>().ok()?), done)
-            }
-        };
-        Some(Entry {
-            file: file.to_string(),
-            generation,
-            slot,
-            tries_left,
-            tries_done,
-        })
-    }
-}
-
-/// `paddock-00000003-b`.
-pub fn entry_id(generation: u64, slot: Slot) -> String {
-    format!("paddock-{generation:08}-{slot}")
-}
-
-/// The file name of a new entry: with `tries`, on probation.
-pub fn file_name(generation: u64, slot: Slot, tries: Option<u32>) -> String {
-    match tries {
-        Some(t) => format!("{}+{t}.conf", entry_id(generation, slot)),
-        None => format!("{}.conf", entry_id(generation, slot)),
-    }
-}
-
-/// Seconds from a kernel panic to the reboot. A slot whose kernel or init
-/// cannot run must not hang there: the reboot counts the try, and with none
-/// left systemd-boot boots the other slot.
-pub const PANIC_REBOOT_SECS: u32 = 5;
-
-/// The kernel command line of a slot (os/README.md, "Updates").
-pub fn kernel_cmdline(slot: Slot, root_partuuid: &str) -> String {
-    format!(
-        "root=PARTUUID={root_partuuid} paddock.slot={slot} panic={PANIC_REBOOT_SECS} \
-         console=tty0 console=ttyS0,115200"
-    )
-}
-
-/// The contents of a slot's entry: its kernel and initramfs on the ESP
-/// (`/paddock/<slot>/…`) and its root partition.
-pub fn contents(slot: Slot, generation: u64, root_partuuid: &str, version: &str) -> String {
-    format!(
-        "title paddock {version} (slot {slot})\n\
-         version {generation}\n\
-         linux /paddock/{slot}/vmlinuz\n\
-         initrd /paddock/{slot}/initrd\n\
-         options {}\n",
-        kernel_cmdline(slot, root_partuuid)
-    )
-}
 
 /// Our entries in `esp`, in the order systemd-boot 252 boots them (first
 /// = default).
@@ -178,14 +66,15 @@ pub fn remove_slot(esp: &Path, slot: Slot) -> Result<Vec<String>, UpdateError> {
     Ok(removed)
 }
 
-/// Writes a new entry (temp file, fsync, rename, fsync the directory).
+/// Writes a new entry (paddock_sys's atomic write: temp file, fsync,
+/// rename, fsync the directory).
 pub fn write(esp: &Path, file: &str, contents: &str) -> Result<Entry, UpdateError> {
     let entry = Entry::parse(file)
         .ok_or_else(|| UpdateError::BadRequest(format!("{file:?} is not an entry name")))?;
     let dir = esp.join(ENTRIES_DIR);
-    std::fs::create_dir_all(&dir).map_err(UpdateError::io("creating", &dir))?;
-    write_synced(&dir.join(file), contents.as_bytes())?;
-    sync_dir(&dir)?;
+    let path = dir.join(file);
+    paddock_sys::fs::write_atomic(&path, contents.as_bytes(), paddock_sys::fs::PUBLIC)
+        .map_err(UpdateError::io("writing", &path))?;
     Ok(entry)
 }
 
@@ -204,28 +93,9 @@ pub fn mark_good(esp: &Path, entry: &Entry) -> Result<Entry, UpdateError> {
     })
 }
 
-/// Writes `data` to `path` through a temp file beside it, synced, renamed.
-pub fn write_synced(path: &Path, data: &[u8]) -> Result<(), UpdateError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(UpdateError::io("creating", &tmp))?;
-    f.write_all(data)
-        .map_err(UpdateError::io("writing", &tmp))?;
-    f.sync_all().map_err(UpdateError::io("syncing", &tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(UpdateError::io("renaming", &tmp))?;
-    Ok(())
-}
-
 /// fsync of a directory, so renames and removals in it are on disk.
 pub fn sync_dir(dir: &Path) -> Result<(), UpdateError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(UpdateError::io("syncing", dir))
+    paddock_sys::fs::fsync_dir(dir).map_err(UpdateError::io("syncing", dir))
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ mod error;
 mod esp;
 mod probation;
 mod routes;
-mod slot;
+
 mod write;
 
 pub use device::Device;
 pub use error::UpdateError;
 pub use esp::Esp;
+pub use paddock_wire::slot::Slot;
 pub use probation::{spawn_probation, Outcome, ProbationOptions};
 pub use routes::{router, router_with, UpdateState};
-pub use slot::Slot;

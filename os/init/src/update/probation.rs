@@ -22,8 +22,8 @@ use serde::Deserialize;
 use super::device::Device;
 use super::entries::{self, Entry};
 use super::error::UpdateError;
-use crate::config::SystemConfig;
-use crate::control::{self, Request, ServiceStatus};
+use paddock_wire::control::{self, Request, ServiceStatus};
+use paddock_wire::system::SystemConfig;
 
 /// Health deadline when system.json does not say.
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -314,7 +314,7 @@ mod tests {
             (opts.timeout, opts.hold),
             (DEFAULT_HEALTH_TIMEOUT, DEFAULT_HEALTHY_FOR)
         );
-        config.update = Some(crate::config::UpdateSettings {
+        config.update = Some(paddock_wire::system::UpdateSettings {
             health_timeout_secs: Some(300),
             healthy_for_secs: Some(120),
             tries: None,

@@ -25,9 +25,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::device::Device;
 use super::entries;
 use super::error::UpdateError;
-use super::slot::Slot;
 use super::write::{self, Target, Written};
-use crate::config::SystemConfig;
+use paddock_wire::slot::Slot;
+use paddock_wire::system::SystemConfig;
 
 /// Boots a new slot gets when system.json does not say.
 pub const DEFAULT_TRIES: u32 = 2;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::control::ControlError;
+use paddock_wire::control::ControlError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

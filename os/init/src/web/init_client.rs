@@ -1,8 +1,8 @@
 //! init's supervisor, reached through its control socket (blocking: run on
 //! tokio's blocking pool).
 
-use crate::control::{self, Request, Response, ServiceStatus};
 use crate::logbuf::Since;
+use paddock_wire::control::{self, Request, Response, ServiceStatus};
 
 use super::error::WebError;
 use super::state::AppState;

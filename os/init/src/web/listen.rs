@@ -12,7 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use super::peer::Peer;
 use super::state::AppState;
 use super::{routes, serve, tls, Listen, WebConfig};
-use crate::addresses;
+use paddock_sys::addresses;
 
 const RECHECK: Duration = Duration::from_secs(3);
 
@@ -57,7 +57,7 @@ pub async fn run(config: WebConfig) {
 }
 
 fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
-    let listener = crate::unix_socket::bind_private(path)?;
+    let listener = paddock_sys::unix_socket::bind_private(path)?;
     listener.set_nonblocking(true)?;
     UnixListener::from_std(listener)
 }

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::error_response;
-use crate::addresses;
+use paddock_sys::addresses;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Peer {

@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::state::AppState;
 use super::{html, init_client, negotiate, WebError};
-use crate::control::Request;
+use paddock_wire::control::Request;
 
 pub async fn reboot(
     State(state): State<AppState>,

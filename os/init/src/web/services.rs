@@ -13,7 +13,7 @@ use super::overview::{memory, service_uptime};
 use super::paddockd::segment;
 use super::state::AppState;
 use super::{init_client, negotiate, WebError};
-use crate::control::Request;
+use paddock_wire::control::Request;
 
 /// Lines shown on the page (the stream sends all kept ones).
 const PAGE_LINES: usize = 200;

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::addresses;
+use paddock_sys::addresses;
 
 #[derive(Debug, Serialize)]
 pub struct Address {

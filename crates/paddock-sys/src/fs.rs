@@ -1,0 +1,109 @@
+//! Crash-safe file writes, with one durability rule for every paddock process:
+//! a temp file in the same directory (named with [`TEMP_PREFIX`] and the
+//! writer's pid, so a later start can tell an orphan from a live write),
+//! written, fsynced, renamed over the target, and the directory fsynced. A
+//! crash or power cut leaves either the old content or the new, never a torn
+//! file, and once this returns the new content survives a power cut.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Every temp file or directory paddock makes starts with this, then the
+/// owning pid and a dash.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// Mode of files only root may read (secrets, state).
+pub const PRIVATE: u32 = 0o600;
+/// Mode of files anyone may read (`resolv.conf`, markers, manifests).
+pub const PUBLIC: u32 = 0o644;
+
+/// The prefix for a new temp entry owned by this process.
+pub fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+/// Whether a directory entry name is one of paddock's temp names.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
+/// The pid recorded in a temp name: `None` if the name is not a temp name,
+/// `Some(None)` if it is one without a readable pid.
+pub fn temp_owner(name: &str) -> Option<Option<u32>> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    Some(rest.split('-').next().and_then(|p| p.parse().ok()))
+}
+
+/// fsyncs a directory, so that renames and removals in it are durable.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Replaces `path` with `data` (file mode `mode`), creating its directory if
+/// needed, by the rule in the module comment.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        Some(_) => Path::new("."),
+        None => {
+            return Err(io::Error::other(format!(
+                "{} has no parent directory",
+                path.display()
+            )))
+        }
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    fsync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_content_with_the_mode_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/a.json");
+        write_atomic(&path, b"one", PRIVATE).unwrap();
+        write_atomic(&path, b"two", PUBLIC).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, PUBLIC);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_private_file_is_never_readable_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        write_atomic(&path, b"secret", PRIVATE).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, PRIVATE);
+    }
+
+    #[test]
+    fn temp_names_record_their_owner() {
+        let name = format!("{}x", temp_prefix());
+        assert!(is_temp_name(&name));
+        assert_eq!(temp_owner(&name), Some(Some(std::process::id())));
+        assert_eq!(temp_owner(".tmp-zz"), Some(None));
+        assert_eq!(temp_owner("blob"), None);
+    }
+
+    #[test]
+    fn a_path_without_a_directory_is_an_error_not_a_panic() {
+        assert!(write_atomic(Path::new("/"), b"x", PRIVATE).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Small OS helpers every paddock process shares, each written once: atomic
+//! file writes with one durability rule ([`fs`]), root-only unix sockets that
+//! appear ready ([`unix_socket`]), pid checks ([`process`]), the management
+//! servers' listen addresses ([`addresses`]) and logging setup ([`logging`]).
+
+pub mod addresses;
+pub mod fs;
+pub mod logging;
+pub mod process;
+pub mod unix_socket;
