@@ -11,7 +11,7 @@ use super::images::normalize_reference;
 use super::{io_err, Result, Store};
 
 /// What [`Store::prune`] removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PruneReport {
     /// References whose records were dropped.
     pub images_removed: Vec<String>,

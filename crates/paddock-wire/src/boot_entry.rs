@@ -20,6 +20,7 @@
 use serde::Serialize;
 
 pub use crate::slot::Slot;
+pub use crate::update::EntryState;
 
 /// Directory of the entries, relative to the ESP's root.
 pub const ENTRIES_DIR: &str = "loader/entries";
@@ -39,12 +40,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// `good` (no counter), `probation` (tries left), `bad` (none left).
-    pub fn state(&self) -> &'static str {
+    /// Good (no counter), on probation (tries left), bad (none left).
+    pub fn state(&self) -> EntryState {
         match self.tries_left {
-            None => "good",
-            Some(0) => "bad",
-            Some(_) => "probation",
+            None => EntryState::Good,
+            Some(0) => EntryState::Bad,
+            Some(_) => EntryState::Probation,
         }
     }
 

@@ -37,12 +37,44 @@ pub enum Request {
     Poweroff,
 }
 
+/// Where a service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Running,
+    Stopped,
+    /// SIGTERM sent, the grace period running.
+    Stopping,
+    /// Exited; restarted when the backoff is over.
+    Backoff,
+    /// `wait_for_clock`: started once the clock is trustworthy.
+    WaitingForClock,
+}
+
+impl ServiceState {
+    /// The name on the wire: `running`, `waiting_for_clock`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Running => "running",
+            ServiceState::Stopped => "stopped",
+            ServiceState::Stopping => "stopping",
+            ServiceState::Backoff => "backoff",
+            ServiceState::WaitingForClock => "waiting_for_clock",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A service as `list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {
     pub name: String,
-    /// `running`, `stopped`, `stopping`, `backoff`, `waiting_for_clock`.
-    pub state: String,
+    pub state: ServiceState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
     /// Starts after the first one.

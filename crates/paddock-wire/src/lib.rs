@@ -4,7 +4,10 @@
 //! - [`api`]: paddockd's local API (container status, exec and its frames,
 //!   path encoding), spoken by the `paddock` CLI and init's web UI;
 //! - [`control`]: init's control socket (`/run/paddock/init.sock`);
-//! - [`system`]: `/etc/paddock/system.json`, written by `paddock build`;
+//! - [`device`]: the device's own API (the web UI's JSON), served by init;
+//! - [`system`] and [`build_info`]: `/etc/paddock/system.json` and
+//!   `build.json`, written by `paddock build`, read on the device;
+//! - [`update`]: the device's update API (`/update/*`);
 //! - [`boot_entry`] and [`slot`]: the systemd-boot entries of the A/B slots;
 //! - [`runner`]: paddockd ↔ `paddock-runner` (argv, state files, the
 //!   monitor's control socket);
@@ -14,9 +17,12 @@
 
 pub mod api;
 pub mod boot_entry;
+pub mod build_info;
 pub mod control;
+pub mod device;
 pub mod paths;
 pub mod reference;
 pub mod runner;
 pub mod slot;
 pub mod system;
+pub mod update;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {
@@ -70,9 +70,32 @@ impl Serialize for Slot {
     }
 }
 
+impl<'de> Deserialize<'de> for Slot {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let mut c = s.chars();
+        match (c.next(), c.next()) {
+            (Some(l), None) => Slot::from_letter(l),
+            _ => None,
+        }
+        .ok_or_else(|| serde::de::Error::custom(format!("slot {s:?}: expected \"a\" or \"b\"")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_trips_as_its_letter() {
+        for slot in [Slot::A, Slot::B] {
+            let text = serde_json::to_string(&slot).unwrap();
+            assert_eq!(text, format!("\"{slot}\""));
+            assert_eq!(serde_json::from_str::<Slot>(&text).unwrap(), slot);
+        }
+        assert!(serde_json::from_str::<Slot>("\"c\"").is_err());
+        assert!(serde_json::from_str::<Slot>("\"ab\"").is_err());
+    }
 
     #[test]
     fn cmdline() {

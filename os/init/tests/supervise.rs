@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use paddock_wire::control::{request, Request, Response, ServiceStatus};
+use paddock_wire::control::{request, Request, Response, ServiceState, ServiceStatus};
 use paddock_wire::system::{Service, SystemConfig};
 
 const BUSYBOX: &str = "/bin/busybox";
@@ -112,7 +112,7 @@ impl Init {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let s = self.status(name);
-            if s.state == state {
+            if s.state.as_str() == state {
                 return s;
             }
             assert!(
@@ -215,7 +215,7 @@ fn dont_start_and_control_requests() {
     assert!(r.ok, "{r:?}");
     init.wait_for(Duration::from_secs(3), "new pid", || {
         let s = init.status("runner");
-        s.state == "running" && s.pid != runner.pid
+        s.state == ServiceState::Running && s.pid != runner.pid
     });
     assert!(!alive(runner.pid.unwrap()), "old process reaped");
 
@@ -246,7 +246,7 @@ fn wait_for_clock_starts_after_the_marker() {
         sh("clocked", "exec sleep 100").with_wait_for_clock(true)
     ]);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(init.status("clocked").state, "waiting_for_clock");
+    assert_eq!(init.status("clocked").state, ServiceState::WaitingForClock);
     std::fs::write(init.path("run/paddock/clock-synced"), "").unwrap();
     init.wait_state("clocked", "running");
 }
@@ -309,7 +309,7 @@ fn stop_waits_for_the_grace_period_then_kills() {
     init.send(Request::Stop {
         name: "stubborn".into(),
     });
-    assert_eq!(init.status("stubborn").state, "stopping");
+    assert_eq!(init.status("stubborn").state, ServiceState::Stopping);
     let s = init.wait_state("stubborn", "stopped");
     assert!(
         start.elapsed() >= Duration::from_millis(650),
@@ -320,7 +320,7 @@ fn stop_waits_for_the_grace_period_then_kills() {
     assert!(!alive(stubborn));
     // Stopped stays stopped.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(init.status("stubborn").state, "stopped");
+    assert_eq!(init.status("stubborn").state, ServiceState::Stopped);
 }
 
 #[test]
@@ -462,7 +462,7 @@ fn services_run_in_their_own_cgroup_with_memory_and_start_time() {
     });
     init.wait_for(Duration::from_secs(3), "other's new run", || {
         let s = init.status("other");
-        s.state == "running" && s.pid != other.pid
+        s.state == ServiceState::Running && s.pid != other.pid
     });
     assert!(init.status("other").started_at_unix.unwrap() > other.started_at_unix.unwrap());
     init.send(Request::Stop {

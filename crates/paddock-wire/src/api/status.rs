@@ -29,6 +29,24 @@ pub enum State {
     Invalid,
 }
 
+impl State {
+    /// The name on the wire: `running`, `restarting`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Pulling => "pulling",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Restarting => "restarting",
+            State::Stopping => "stopping",
+            State::Exited => "exited",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+            State::Invalid => "invalid",
+        }
+    }
+}
+
 /// The health of a container with a healthcheck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +54,17 @@ pub enum Health {
     Starting,
     Healthy,
     Unhealthy,
+}
+
+impl Health {
+    /// The name on the wire: `starting`, `healthy`, `unhealthy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
 }
 
 /// One container's status, as `paddock ps --json` and the API show it.
@@ -97,6 +126,44 @@ impl ContainerStatus {
             ports: Vec::new(),
             volumes: Vec::new(),
             memory_bytes: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_names_states_as_the_wire_does() {
+        let mut c = ContainerStatus::new("web", "busybox", "web.yaml");
+        c.health = Some(Health::Unhealthy);
+        c.ports = vec!["0.0.0.0:8080->80/tcp".into()];
+        c.volumes = vec![VolumeStatus {
+            source: "/perm/www".into(),
+            target: "/www".into(),
+            read_only: true,
+        }];
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<ContainerStatus>(&text).unwrap(), c);
+        for state in [
+            State::Waiting,
+            State::Pulling,
+            State::Starting,
+            State::Running,
+            State::Restarting,
+            State::Stopping,
+            State::Exited,
+            State::Stopped,
+            State::Failed,
+            State::Invalid,
+        ] {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, state.as_str());
+            assert_eq!(serde_json::from_value::<State>(json).unwrap(), state);
+        }
+        for h in [Health::Starting, Health::Healthy, Health::Unhealthy] {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str());
         }
     }
 }

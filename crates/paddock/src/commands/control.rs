@@ -1,6 +1,7 @@
 //! `paddock start|stop|restart NAME` and `paddock apply`; with `--host`,
 //! NAME is a container of the device, else one of its services.
 
+use paddock_wire::api::apply::ApplyReport;
 use paddock_wire::api::status::ContainerStatus;
 
 use crate::client::Client;
@@ -31,26 +32,20 @@ pub async fn container(client: &Client, name: &str, action: &str) -> anyhow::Res
 }
 
 pub async fn apply(client: &Client) -> anyhow::Result<i32> {
-    let report: serde_json::Value = client.json("POST", "/v1/apply", None).await?;
-    for (key, label) in [
-        ("started", "started"),
-        ("recreated", "recreated"),
-        ("removed", "removed"),
-        ("unchanged", "unchanged"),
-        ("kept", "kept running (its manifest has errors)"),
+    let report: ApplyReport = client.json("POST", "/v1/apply", None).await?;
+    for (names, label) in [
+        (&report.started, "started"),
+        (&report.recreated, "recreated"),
+        (&report.removed, "removed"),
+        (&report.unchanged, "unchanged"),
+        (&report.kept, "kept running (its manifest has errors)"),
     ] {
-        if let Some(names) = report.get(key).and_then(|v| v.as_array()) {
-            for n in names {
-                println!("{label}: {}", n.as_str().unwrap_or_default());
-            }
+        for n in names {
+            println!("{label}: {n}");
         }
     }
-    let mut code = 0;
-    if let Some(errors) = report.get("errors").and_then(|v| v.as_array()) {
-        for e in errors {
-            eprintln!("error: {}", e.as_str().unwrap_or_default());
-            code = 1;
-        }
+    for e in &report.errors {
+        eprintln!("error: {e}");
     }
-    Ok(code)
+    Ok(i32::from(!report.errors.is_empty()))
 }

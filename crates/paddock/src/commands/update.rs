@@ -15,6 +15,8 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use paddock_wire::update::{EntryState, ErrorBody, SwitchRequest, Switched, UpdateStatus, Written};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
@@ -89,19 +91,24 @@ impl Device {
             .header("Accept", "application/json")
     }
 
-    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<T> {
         self.json_within(REQUEST_LIMIT, method, path, body).await
     }
 
     /// A JSON request that fails when the device has not answered within
     /// `limit`.
-    async fn json_within(
+    async fn json_within<T: DeserializeOwned>(
         &self,
         limit: Duration,
         method: &str,
         path: &str,
         body: Option<Value>,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<T> {
         let data = body.map(|b| b.to_string()).unwrap_or_default();
         let req = self
             .request(method, path)
@@ -120,11 +127,11 @@ impl Device {
                         self.host
                     )
                 })??;
-        check(method, path, status, json)
+        decode(method, path, check(method, path, status, json)?)
     }
 
     /// PUTs a file with its SHA-256; checks the device's answer against it.
-    async fn put_file(&self, path: &str, file: &Path, sha256: &str) -> anyhow::Result<Value> {
+    async fn put_file(&self, path: &str, file: &Path, sha256: &str) -> anyhow::Result<Written> {
         let f = tokio::fs::File::open(file)
             .await
             .with_context(|| format!("opening {}", file.display()))?;
@@ -138,12 +145,12 @@ impl Device {
             .body(StreamBody::new(stream).boxed())?;
         let started = Instant::now();
         let (status, json) = self.send(req).await?;
-        let answer = check("PUT", path, status, json)?;
-        let device_sha = answer["sha256"].as_str().unwrap_or_default();
-        if device_sha != sha256 || answer["bytes"].as_u64() != Some(len) {
+        let answer: Written = decode("PUT", path, check("PUT", path, status, json)?)?;
+        if answer.sha256 != sha256 || answer.bytes != len {
             bail!(
-                "{path}: the device read back {device_sha} ({} bytes), we sent {sha256} ({len} bytes)",
-                answer["bytes"]
+                "{path}: the device read back {} ({} bytes), we sent {sha256} ({len} bytes)",
+                answer.sha256,
+                answer.bytes
             );
         }
         eprintln!(
@@ -159,13 +166,17 @@ fn check(method: &str, path: &str, status: u16, json: Value) -> anyhow::Result<V
         bail!("{method} {path}: 401 unauthorized: wrong password (config.yaml update_password)");
     }
     if !(200..300).contains(&status) {
-        let msg = json["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| json.to_string());
+        let msg = serde_json::from_value::<ErrorBody>(json.clone())
+            .map(|e| e.error)
+            .unwrap_or_else(|_| json.to_string());
         bail!("{method} {path}: {status}: {msg}");
     }
     Ok(json)
+}
+
+/// The answer as the wire type the route promises.
+fn decode<T: DeserializeOwned>(method: &str, path: &str, json: Value) -> anyhow::Result<T> {
+    serde_json::from_value(json).with_context(|| format!("{method} {path}: unexpected answer"))
 }
 
 fn sha256_file(path: &Path) -> anyhow::Result<String> {
@@ -173,15 +184,6 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", path.display()))?;
     Ok(hex::encode(h.finalize()))
-}
-
-/// The loader entry of `slot` with the highest generation.
-fn newest_entry<'a>(status: &'a Value, slot: &str) -> Option<&'a Value> {
-    status["entries"]
-        .as_array()?
-        .iter()
-        .filter(|e| e["slot"] == slot)
-        .max_by_key(|e| e["generation"].as_u64().unwrap_or(0))
 }
 
 pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
@@ -225,12 +227,9 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
     eprintln!("paddock update: built version {version}");
 
     // 2. Where the device is.
-    let before = device.json("GET", "/update/status", None).await?;
-    let (slot, target) = (
-        before["slot"].as_str().unwrap_or("?").to_string(),
-        before["inactive_slot"].as_str().unwrap_or("?").to_string(),
-    );
-    let old_version = before["version"].as_str().unwrap_or("?").to_string();
+    let before: UpdateStatus = device.json("GET", "/update/status", None).await?;
+    let (slot, target) = (before.slot, before.inactive_slot);
+    let old_version = before.version.unwrap_or_else(|| "?".into());
     eprintln!(
         "paddock update: {} runs version {old_version} on slot {slot}; writing slot {target}",
         device.host
@@ -251,22 +250,24 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
         let sha = sha256_file(&file)?;
         device.put_file(path, &file, &sha).await?;
     }
-    let switched = device
+    let switch = SwitchRequest {
+        version: Some(version.clone()),
+    };
+    let switched: Switched = device
         .json(
             "POST",
             "/update/switch",
-            Some(serde_json::json!({ "version": version })),
+            Some(serde_json::to_value(switch)?),
         )
         .await?;
     eprintln!(
         "paddock update: switched: the next boot tries {} ({} tries)",
-        switched["entry"].as_str().unwrap_or("?"),
-        switched["tries"]
+        switched.entry, switched.tries
     );
 
     // 4. Reboot and wait for the verdict.
     device
-        .json("POST", "/reboot", None)
+        .json::<Value>("POST", "/reboot", None)
         .await
         .context("asking the device to reboot")?;
     eprintln!(
@@ -278,23 +279,28 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         if let Ok(st) = device
-            .json_within(POLL_LIMIT, "GET", "/update/status", None)
+            .json_within::<UpdateStatus>(POLL_LIMIT, "GET", "/update/status", None)
             .await
         {
-            let running = st["slot"].as_str().unwrap_or("?");
-            let running_version = st["version"].as_str().unwrap_or("?");
-            let entry = newest_entry(&st, &target);
-            let state = entry.and_then(|e| e["state"].as_str()).unwrap_or("missing");
-            let now = format!("slot {running}, version {running_version}, new entry {state}");
+            let running = st.slot;
+            let running_version = st.version.as_deref().unwrap_or("?");
+            let state = st.newest_entry(target).map(|e| e.state);
+            let state_name = match state {
+                Some(EntryState::Good) => "good",
+                Some(EntryState::Probation) => "probation",
+                Some(EntryState::Bad) => "bad",
+                None => "missing",
+            };
+            let now = format!("slot {running}, version {running_version}, new entry {state_name}");
             if now != last {
                 eprintln!("paddock update: device up: {now}");
                 last = now;
             }
-            if running == target && state == "good" {
+            if running == target && state == Some(EntryState::Good) {
                 println!("the device runs version {running_version} on slot {running}");
                 return Ok(0);
             }
-            if running == slot && (state == "bad" || state == "missing") {
+            if running == slot && matches!(state, Some(EntryState::Bad) | None) {
                 eprintln!(
                     "paddock update: ROLLBACK: version {version} on slot {target} did not come up healthy; \
                      the device is back on version {running_version} (slot {running}). \
@@ -337,7 +343,7 @@ mod tests {
         };
         let started = Instant::now();
         let err = device
-            .json_within(Duration::from_millis(300), "GET", "/update/status", None)
+            .json_within::<Value>(Duration::from_millis(300), "GET", "/update/status", None)
             .await
             .unwrap_err()
             .to_string();

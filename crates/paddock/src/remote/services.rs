@@ -7,16 +7,13 @@ use anyhow::{bail, Context};
 use http_body_util::BodyExt;
 use hyper::StatusCode;
 use paddock_wire::control::ServiceStatus;
+use paddock_wire::device::{Overview, ServicePage};
 use tokio::io::AsyncWriteExt;
 
 use crate::client::{error_message, Client};
 
 /// Every service with its state.
 pub async fn list(client: &Client) -> anyhow::Result<Vec<ServiceStatus>> {
-    #[derive(serde::Deserialize)]
-    struct Overview {
-        services: Vec<ServiceStatus>,
-    }
     let resp = client.request("GET", "/", None, false, true).await?;
     let overview: Overview = client.decode(resp).await?;
     Ok(overview.services)
@@ -41,10 +38,6 @@ pub async fn action(
 
 /// The kept lines of a service's output; `None` if there is no such service.
 pub async fn logs(client: &Client, name: &str) -> anyhow::Result<Option<Vec<String>>> {
-    #[derive(serde::Deserialize)]
-    struct Page {
-        logs: Vec<String>,
-    }
     let path = format!(
         "/services/{}",
         paddock_wire::api::path::percent_encode(name)
@@ -53,7 +46,7 @@ pub async fn logs(client: &Client, name: &str) -> anyhow::Result<Option<Vec<Stri
     if resp.status() == StatusCode::NOT_FOUND {
         return Ok(None);
     }
-    let page: Page = client.decode(resp).await?;
+    let page: ServicePage = client.decode(resp).await?;
     Ok(Some(page.logs))
 }
 

@@ -4,16 +4,11 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request};
-use serde::Deserialize;
+use paddock_wire::api::images::ImageRequest;
 
 use super::respond::{json, read_json, ApiError, ApiResult};
 use crate::store::normalize_reference;
 use crate::supervisor::Supervisor;
-
-#[derive(Deserialize)]
-struct ReferenceBody {
-    reference: String,
-}
 
 /// Whether two references name the same image (`busybox` and
 /// `docker.io/library/busybox:latest` do).
@@ -32,7 +27,7 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
             .map(|i| json(&i))
             .map_err(|e| ApiError::Internal(e.to_string())),
         (Method::POST, ["pull"]) => {
-            let body: ReferenceBody = read_json(req).await?;
+            let body: ImageRequest = read_json(req).await?;
             sup.shared()
                 .pull(&body.reference)
                 .await
@@ -40,7 +35,7 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
                 .map_err(ApiError::BadRequest)
         }
         (Method::POST, ["remove"]) => {
-            let body: ReferenceBody = read_json(req).await?;
+            let body: ImageRequest = read_json(req).await?;
             let in_use = sup.list().iter().any(|c| {
                 same_reference(&c.image, &body.reference)
                     && c.state != paddock_wire::api::status::State::Invalid

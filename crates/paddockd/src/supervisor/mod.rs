@@ -100,18 +100,7 @@ impl Shared {
     }
 }
 
-/// The result of reading the manifests and reconciling.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct ApplyReport {
-    pub started: Vec<String>,
-    pub recreated: Vec<String>,
-    pub removed: Vec<String>,
-    pub unchanged: Vec<String>,
-    /// Running containers whose manifest now has an error: left as they are
-    /// until the manifest is fixed.
-    pub kept: Vec<String>,
-    pub errors: Vec<String>,
-}
+pub use paddock_wire::api::apply::ApplyReport;
 
 /// The set of supervised containers.
 pub struct Supervisor {

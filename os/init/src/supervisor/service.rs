@@ -14,7 +14,7 @@ use super::cgroup;
 use super::spawn::{record, spawn};
 use super::Options;
 use crate::logbuf::LogBuffer;
-use paddock_wire::control::ServiceStatus;
+use paddock_wire::control::{ServiceState as Reported, ServiceStatus};
 use paddock_wire::system::Service;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,15 +222,15 @@ impl ServiceState {
 
     pub fn status(&self) -> ServiceStatus {
         let state = match self.status {
-            Status::Stopped => "stopped",
-            Status::WaitingForClock => "waiting_for_clock",
-            Status::Running => "running",
-            Status::Backoff { .. } => "backoff",
-            Status::Stopping { .. } => "stopping",
+            Status::Stopped => Reported::Stopped,
+            Status::WaitingForClock => Reported::WaitingForClock,
+            Status::Running => Reported::Running,
+            Status::Backoff { .. } => Reported::Backoff,
+            Status::Stopping { .. } => Reported::Stopping,
         };
         ServiceStatus {
             name: self.config.name.clone(),
-            state: state.to_string(),
+            state,
             pid: self.pid.map(|p| p.as_raw()),
             restarts: self.starts.saturating_sub(1),
             last_exit: self.last_exit.clone(),

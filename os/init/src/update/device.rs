@@ -3,7 +3,8 @@
 //! build.json and system.json. Every path is a field so tests can stage
 //! them.
 
-use std::path::{Path, PathBuf};
+use paddock_wire::build_info::BuildInfo;
+use std::path::PathBuf;
 
 use super::error::UpdateError;
 use super::esp::{Esp, MountedEsp};
@@ -77,13 +78,8 @@ impl Device {
             .mount(|name| gpt::find_by_partname(&self.sys_block, &self.dev, name))
     }
 
-    /// build.json as JSON (`null` when missing or unreadable).
-    pub fn build_info(&self) -> serde_json::Value {
-        read_json(&self.build_json).unwrap_or(serde_json::Value::Null)
+    /// build.json (empty when missing or unreadable).
+    pub fn build_info(&self) -> BuildInfo {
+        BuildInfo::read(&self.build_json)
     }
-}
-
-fn read_json(path: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
 }

@@ -109,13 +109,13 @@ mod tests {
             (e.generation, e.slot, e.tries_left, e.tries_done),
             (3, Slot::B, Some(1), Some(2))
         );
-        assert_eq!(e.state(), "probation");
+        assert_eq!(e.state(), EntryState::Probation);
         assert_eq!(e.id(), "paddock-00000003-b");
         let e = Entry::parse("paddock-00000002-a.conf").unwrap();
-        assert_eq!((e.tries_left, e.state()), (None, "good"));
+        assert_eq!((e.tries_left, e.state()), (None, EntryState::Good));
         assert_eq!(
             Entry::parse("paddock-00000004-a+0-1.conf").unwrap().state(),
-            "bad"
+            EntryState::Bad
         );
         assert_eq!(
             Entry::parse("paddock-00000004-a+2.conf")

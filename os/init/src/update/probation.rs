@@ -17,12 +17,11 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
 use super::device::Device;
 use super::entries::{self, Entry};
 use super::error::UpdateError;
-use paddock_wire::control::{self, Request, ServiceStatus};
+use paddock_wire::api::status::{ContainerStatus, Health, State};
+use paddock_wire::control::{self, Request, ServiceState, ServiceStatus};
 use paddock_wire::system::SystemConfig;
 
 /// Health deadline when system.json does not say.
@@ -195,7 +194,10 @@ fn check(opts: &ProbationOptions) -> Result<Vec<(String, u32)>, String> {
     let services: Vec<ServiceStatus> = reply.services.unwrap_or_default();
     let mut bad = Vec::new();
     for s in services.iter().filter(|s| !s.dont_start) {
-        if s.state != "running" && s.state != "waiting_for_clock" {
+        if !matches!(
+            s.state,
+            ServiceState::Running | ServiceState::WaitingForClock
+        ) {
             bad.push(match &s.last_exit {
                 Some(exit) => format!("{} is {} (last exit: {exit})", s.name, s.state),
                 None => format!("{} is {}", s.name, s.state),
@@ -210,7 +212,7 @@ fn check(opts: &ProbationOptions) -> Result<Vec<(String, u32)>, String> {
     if restarts.iter().any(|(name, _)| name == "paddockd") {
         let containers =
             paddockd_containers(&opts.paddockd_socket).map_err(|e| format!("paddockd: {e}"))?;
-        let bad: Vec<String> = containers.iter().filter_map(Container::problem).collect();
+        let bad: Vec<String> = containers.iter().filter_map(problem).collect();
         if !bad.is_empty() {
             return Err(bad.join(", "));
         }
@@ -223,55 +225,35 @@ fn check(opts: &ProbationOptions) -> Result<Vec<(String, u32)>, String> {
     Ok(restarts)
 }
 
-/// What probation reads of paddockd's container status (`GET /v1/containers`).
-#[derive(Debug, Deserialize)]
-struct Container {
-    name: String,
-    state: String,
-    #[serde(default)]
-    health: Option<String>,
-    #[serde(default)]
-    restarts: u32,
-    #[serde(default)]
-    last_exit_code: Option<i32>,
-    #[serde(default)]
-    last_error: Option<String>,
-}
-
-impl Container {
-    /// Why this container is not healthy, if it is not.
-    fn problem(&self) -> Option<String> {
-        let ok = match self.state.as_str() {
-            "running" => {
-                self.health.as_deref() != Some("unhealthy")
-                    && self.health.as_deref() != Some("starting")
-            }
-            // Deliberate, or a one-shot that did its job.
-            "stopped" => true,
-            "exited" => self.last_exit_code == Some(0),
-            // A device without network may wait for its clock for long.
-            "waiting" => true,
-            _ => false,
-        };
-        if ok {
-            return None;
-        }
-        let mut why = format!("container {} is {}", self.name, self.state);
-        if let Some(h) = &self.health {
-            why.push_str(&format!(" ({h})"));
-        }
-        if let Some(e) = &self.last_error {
-            why.push_str(&format!(": {e}"));
-        } else if let Some(code) = self.last_exit_code {
-            why.push_str(&format!(" (last exit code {code})"));
-        }
-        Some(why)
+/// Why this container is not healthy, if it is not.
+fn problem(c: &ContainerStatus) -> Option<String> {
+    let ok = match c.state {
+        State::Running => !matches!(c.health, Some(Health::Unhealthy | Health::Starting)),
+        // Deliberate, or a one-shot that did its job.
+        State::Stopped => true,
+        State::Exited => c.last_exit_code == Some(0),
+        // A device without network may wait for its clock for long.
+        State::Waiting => true,
+        _ => false,
+    };
+    if ok {
+        return None;
     }
+    let mut why = format!("container {} is {}", c.name, c.state.as_str());
+    if let Some(h) = &c.health {
+        why.push_str(&format!(" ({})", h.as_str()));
+    }
+    if let Some(e) = &c.last_error {
+        why.push_str(&format!(": {e}"));
+    } else if let Some(code) = c.last_exit_code {
+        why.push_str(&format!(" (last exit code {code})"));
+    }
+    Some(why)
 }
 
 /// paddockd's `GET /v1/containers` over its socket (HTTP/1.0: the body
 /// ends with the connection).
-fn paddockd_containers(socket: &std::path::Path) -> Result<Vec<Container>, String> {
+fn paddockd_containers(socket: &std::path::Path) -> Result<Vec<ContainerStatus>, String> {
     let mut s = UnixStream::connect(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     s.write_all(b"GET /v1/containers HTTP/1.0\r\nHost: paddockd\r\n\r\n")
@@ -324,8 +306,14 @@ mod tests {
         assert_eq!(opts.hold, Duration::from_secs(120));
     }
 
-    fn container(json: &str) -> Container {
-        serde_json::from_str(json).unwrap()
+    /// A status with the fields of `json` over those of a fresh one.
+    fn container(json: &str) -> ContainerStatus {
+        let mut v = serde_json::to_value(ContainerStatus::new("a", "img", "a.yaml")).unwrap();
+        let over: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        for (k, x) in over {
+            v[k] = x;
+        }
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
@@ -338,7 +326,7 @@ mod tests {
             r#"{"name":"a","state":"waiting","restarts":0}"#,
         ];
         for j in healthy {
-            assert_eq!(container(j).problem(), None, "{j}");
+            assert_eq!(problem(&container(j)), None, "{j}");
         }
         let not = [
             (
@@ -375,7 +363,7 @@ mod tests {
             ),
         ];
         for (j, why) in not {
-            assert_eq!(container(j).problem().as_deref(), Some(why), "{j}");
+            assert_eq!(problem(&container(j)).as_deref(), Some(why), "{j}");
         }
     }
 }

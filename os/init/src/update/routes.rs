@@ -19,15 +19,18 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::json;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::device::Device;
 use super::entries;
 use super::error::UpdateError;
-use super::write::{self, Target, Written};
+use super::write::{self, Target};
 use paddock_wire::slot::Slot;
 use paddock_wire::system::SystemConfig;
+use paddock_wire::update::{
+    EntryState, EntryStatus, ErrorBody, SwitchRequest, Switched, UpdateStatus,
+    Verified as WireVerified, Written,
+};
 
 /// Boots a new slot gets when system.json does not say.
 pub const DEFAULT_TRIES: u32 = 2;
@@ -93,7 +96,10 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(state: UpdateState) -> Rout
 impl IntoResponse for UpdateError {
     fn into_response(self) -> Response {
         tracing::warn!("update: {self}");
-        (self.status(), Json(json!({ "error": self.to_string() }))).into_response()
+        let body = ErrorBody {
+            error: self.to_string(),
+        };
+        (self.status(), Json(body)).into_response()
     }
 }
 
@@ -105,7 +111,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| UpdateError::Body(format!("task: {e}")))?
 }
 
-async fn status(State(st): State<UpdateState>) -> Result<Json<serde_json::Value>, UpdateError> {
+async fn status(State(st): State<UpdateState>) -> Result<Json<UpdateStatus>, UpdateError> {
     let device = st.device.clone();
     let slot = device.running_slot()?;
     let build = device.build_info();
@@ -118,39 +124,47 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<serde_json::Value>
         Ok(e) => (e, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let entries: Vec<serde_json::Value> = entries
+    let entries = entries
         .iter()
-        .map(|e| {
+        .map(|e| EntryStatus {
+            file: e.file.clone(),
+            id: e.id(),
+            generation: e.generation,
+            slot: e.slot,
+            tries_left: e.tries_left,
+            tries_done: e.tries_done,
             // The running slot's counted entry is on probation even with no
             // tries left (systemd-boot counted this very boot).
-            let state = if e.slot == slot && e.tries_left.is_some() {
-                "probation"
+            state: if e.slot == slot && e.tries_left.is_some() {
+                EntryState::Probation
             } else {
                 e.state()
-            };
-            json!({
-                "file": e.file, "id": e.id(), "generation": e.generation, "slot": e.slot,
-                "tries_left": e.tries_left, "tries_done": e.tries_done, "state": state,
-            })
+            },
         })
         .collect();
     let verified = match st.progress.try_lock() {
-        Ok(v) if v.slot == Some(slot.other()) => json!({
-            "root": v.root, "vmlinuz": v.vmlinuz, "initrd": v.initrd,
-        }),
-        Ok(_) => json!({}),
-        Err(_) => json!({ "busy": true }),
+        Ok(v) if v.slot == Some(slot.other()) => WireVerified {
+            root: v.root.clone(),
+            vmlinuz: v.vmlinuz.clone(),
+            initrd: v.initrd.clone(),
+            busy: false,
+        },
+        Ok(_) => WireVerified::default(),
+        Err(_) => WireVerified {
+            busy: true,
+            ..WireVerified::default()
+        },
     };
-    Ok(Json(json!({
-        "slot": slot,
-        "inactive_slot": slot.other(),
-        "version": build.get("version"),
-        "build_time": build.get("build_time"),
-        "kernel": build.get("kernel"),
-        "entries": entries,
-        "esp_error": esp_error,
-        "verified": verified,
-    })))
+    Ok(Json(UpdateStatus {
+        slot,
+        inactive_slot: slot.other(),
+        version: build.version,
+        build_time: build.build_time,
+        kernel: build.kernel,
+        entries,
+        esp_error,
+        verified,
+    }))
 }
 
 /// `X-Paddock-Sha256`: 64 hex digits, lower-cased.
@@ -285,18 +299,13 @@ async fn put_boot(
 }
 
 /// The body may name the version for the entry's title: `{"version": "…"}`.
-async fn switch(
-    State(st): State<UpdateState>,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, UpdateError> {
+async fn switch(State(st): State<UpdateState>, body: Bytes) -> Result<Json<Switched>, UpdateError> {
     let version = if body.is_empty() {
         None
     } else {
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| UpdateError::BadRequest(format!("switch: body is not JSON: {e}")))?;
-        v.get("version")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+        let request: SwitchRequest = serde_json::from_slice(&body)
+            .map_err(|e| UpdateError::BadRequest(format!("switch: body: {e}")))?;
+        request.version
     };
     let mut progress = st.busy()?;
     let slot = st.device.running_slot()?.other();
@@ -341,10 +350,10 @@ async fn switch(
     .await?;
     *p = Verified::default();
     tracing::info!(%slot, entry = %entry.file, tries, "update: switched; the next boot tries the new slot");
-    Ok(Json(json!({
-        "slot": slot,
-        "entry": entry.file,
-        "generation": entry.generation,
-        "tries": tries,
-    })))
+    Ok(Json(Switched {
+        slot,
+        entry: entry.file,
+        generation: entry.generation,
+        tries,
+    }))
 }

@@ -15,11 +15,7 @@ use sha2::{Digest, Sha256};
 use super::error::UpdateError;
 
 /// What was written: its SHA-256 (hex) and length.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Written {
-    pub sha256: String,
-    pub bytes: u64,
-}
+pub use paddock_wire::update::Written;
 
 /// How to open the target.
 #[derive(Debug, Clone, Copy)]

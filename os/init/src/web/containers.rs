@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
-use serde_json::Value;
+use paddock_wire::api::status::{ContainerStatus, VolumeStatus};
 
 use super::html::{self, esc, opt};
 use super::overview::memory;
@@ -21,17 +21,17 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let base = format!("/containers/{}", segment(&name));
-    let status =
-        paddockd::json(&state.paddockd_socket(), Method::GET, &format!("/v1{base}")).await?;
+    let status: ContainerStatus =
+        paddockd::call(&state.paddockd_socket(), Method::GET, &format!("/v1{base}")).await?;
     if negotiate::wants_json(&headers) {
         return Ok(Json(status).into_response());
     }
-    let s = |k: &str| opt(status.get(k).and_then(|v| v.as_str()));
-    let raw = |k: &str| match status.get(k) {
-        None | Some(Value::Null) => "-".to_string(),
-        Some(Value::Array(a)) if a.is_empty() => "-".to_string(),
-        Some(Value::String(t)) => esc(t),
-        Some(v) => format!("<code>{}</code>", esc(&v.to_string())),
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            format!("<code>{}</code>", esc(&format!("{items:?}")))
+        }
     };
     let table = format!(
         "<table><tr><th>state</th><td><span class=\"{st}\">{st}</span></td></tr>\
@@ -42,21 +42,21 @@ pub async fn page(
 <tr><th>last error</th><td>{err}</td></tr><tr><th>memory</th><td>{mem}</td></tr>\
 <tr><th>address</th><td>{addr}</td></tr><tr><th>ports</th><td>{ports}</td></tr>\
 <tr><th>volumes</th><td>{volumes}</td></tr><tr><th>manifest</th><td>{manifest}</td></tr></table>",
-        st = esc(status.get("state").and_then(|v| v.as_str()).unwrap_or("?")),
-        health = s("health"),
-        image = s("image"),
-        digest = s("image_digest"),
-        pid = raw("pid"),
-        started = s("started_at"),
-        finished = s("finished_at"),
-        restarts = raw("restarts"),
-        code = raw("last_exit_code"),
-        err = s("last_error"),
-        mem = memory(&status),
-        addr = raw("address"),
-        ports = raw("ports"),
-        volumes = volumes(&status),
-        manifest = s("manifest"),
+        st = status.state.as_str(),
+        health = opt(status.health.map(|h| h.as_str())),
+        image = esc(&status.image),
+        digest = opt(status.image_digest.as_deref()),
+        pid = opt(status.pid),
+        started = opt(status.started_at.as_deref()),
+        finished = opt(status.finished_at.as_deref()),
+        restarts = status.restarts,
+        code = opt(status.last_exit_code),
+        err = opt(status.last_error.as_deref()),
+        mem = memory(status.memory_bytes),
+        addr = opt(status.address.as_deref()),
+        ports = list(&status.ports),
+        volumes = volumes(&status.volumes),
+        manifest = esc(&status.manifest),
     );
     let body = format!(
         "{}<p>{}</p>{}",
@@ -67,26 +67,18 @@ pub async fn page(
     Ok(html::page(&state.hostname, &format!("container {name}"), &body).into_response())
 }
 
-/// `[{source, target, read_only}]` as lines.
-fn volumes(status: &Value) -> String {
-    let Some(list) = status.get("volumes").and_then(|v| v.as_array()) else {
-        return "-".into();
-    };
+/// The bind mounts, one a line.
+fn volumes(list: &[VolumeStatus]) -> String {
     if list.is_empty() {
         return "-".into();
     }
     list.iter()
         .map(|v| {
-            let f = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?");
-            let ro = v
-                .get("read_only")
-                .and_then(|x| x.as_bool())
-                .unwrap_or(false);
             format!(
                 "{} → {}{}",
-                esc(f("source")),
-                esc(f("target")),
-                if ro { " (read-only)" } else { "" }
+                esc(&v.source),
+                esc(&v.target),
+                if v.read_only { " (read-only)" } else { "" }
             )
         })
         .collect::<Vec<_>>()
@@ -105,7 +97,7 @@ pub async fn action(
         )));
     }
     let base = format!("/containers/{}", segment(&name));
-    let status = paddockd::json(
+    let status: ContainerStatus = paddockd::call(
         &state.paddockd_socket(),
         Method::POST,
         &format!("/v1{base}/{action}"),

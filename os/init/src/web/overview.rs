@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use paddock_wire::api::status::ContainerStatus;
+use paddock_wire::control::{ServiceState, ServiceStatus};
+use paddock_wire::device::Overview;
 
 use super::html::{self, esc, opt};
 use super::paddockd::{self, segment};
@@ -15,32 +17,32 @@ use super::{init_client, negotiate, WebError};
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let services = init_client::list(&state).await?;
-    let services: Vec<Value> = services
-        .iter()
-        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
-        .collect();
-    let (containers, containers_error) =
-        match paddockd::json(&state.paddockd_socket(), Method::GET, "/v1/containers").await {
-            Ok(Value::Array(list)) => (Some(list), None),
-            Ok(other) => (None, Some(format!("paddockd: unexpected answer {other}"))),
-            Err(e) => (None, Some(e.to_string())),
-        };
+    let (containers, containers_error) = match paddockd::call::<Vec<ContainerStatus>>(
+        &state.paddockd_socket(),
+        Method::GET,
+        "/v1/containers",
+    )
+    .await
+    {
+        Ok(list) => (Some(list), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     let root = state.root().to_path_buf();
     let sys = tokio::task::spawn_blocking(move || system::gather(&root)).await?;
     if negotiate::wants_json(&headers) {
-        return Ok(Json(json!({
-            "hostname": state.hostname,
-            "version": sys.version,
-            "build_time": sys.build_time,
-            "kernel": sys.kernel,
-            "slot": sys.slot,
-            "uptime_secs": sys.uptime_secs,
-            "addresses": sys.addresses,
-            "perm": sys.perm,
-            "services": services,
-            "containers": containers,
-            "containers_error": containers_error,
-        }))
+        return Ok(Json(Overview {
+            hostname: state.hostname.clone(),
+            version: sys.version,
+            build_time: sys.build_time,
+            kernel: sys.kernel,
+            slot: sys.slot,
+            uptime_secs: sys.uptime_secs,
+            addresses: sys.addresses,
+            perm: sys.perm,
+            services,
+            containers,
+            containers_error,
+        })
         .into_response());
     }
     let mut live = system_table(&state, &sys);
@@ -104,14 +106,6 @@ fn system_table(_state: &AppState, sys: &System) -> String {
     )
 }
 
-fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(|x| x.as_str())
-}
-
-fn u64_field(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(|x| x.as_u64())
-}
-
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -121,41 +115,39 @@ fn now_unix() -> u64 {
 
 /// How long a service has been up, from `started_at_unix` (when init
 /// reports it) while it runs.
-pub fn service_uptime(s: &Value) -> String {
-    match (str_field(s, "state"), u64_field(s, "started_at_unix")) {
-        (Some("running"), Some(t)) => html::duration(now_unix().saturating_sub(t)),
+pub fn service_uptime(s: &ServiceStatus) -> String {
+    match (s.state, s.started_at_unix) {
+        (ServiceState::Running, Some(t)) => html::duration(now_unix().saturating_sub(t)),
         _ => "-".into(),
     }
 }
 
-pub fn memory(v: &Value) -> String {
-    u64_field(v, "memory_bytes")
-        .map(html::bytes)
-        .unwrap_or_else(|| "-".into())
+/// Memory in use, when it is known.
+pub fn memory(bytes: Option<u64>) -> String {
+    bytes.map(html::bytes).unwrap_or_else(|| "-".into())
 }
 
 fn state_cell(state: &str) -> String {
     format!("<span class=\"{s}\">{s}</span>", s = esc(state))
 }
 
-fn services_table(state: &AppState, services: &[Value]) -> String {
+fn services_table(state: &AppState, services: &[ServiceStatus]) -> String {
     let mut out = String::from(
         "<h2>Services</h2><table id=\"services\"><tr><th>name</th><th>state</th><th>up</th>\
 <th>restarts</th><th>last exit</th><th>memory</th><th></th></tr>",
     );
     for s in services {
-        let name = str_field(s, "name").unwrap_or("?");
-        let base = format!("/services/{}", segment(name));
+        let base = format!("/services/{}", segment(&s.name));
         out.push_str(&format!(
             "<tr data-name=\"{n}\"><td><a href=\"{b}\">{n}</a></td><td>{st}</td><td>{up}</td><td>{r}</td>\
 <td>{last}</td><td>{mem}</td><td>{act}</td></tr>",
-            n = esc(name),
+            n = esc(&s.name),
             b = esc(&base),
-            st = state_cell(str_field(s, "state").unwrap_or("?")),
+            st = state_cell(s.state.as_str()),
             up = service_uptime(s),
-            r = opt(u64_field(s, "restarts")),
-            last = opt(str_field(s, "last_exit")),
-            mem = memory(s),
+            r = s.restarts,
+            last = opt(s.last_exit.as_deref()),
+            mem = memory(s.memory_bytes),
             act = html::actions(&base, "/", &state.csrf_token),
         ));
     }
@@ -169,7 +161,11 @@ pub fn short_digest(d: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-fn containers_table(state: &AppState, containers: Option<&[Value]>, error: Option<&str>) -> String {
+fn containers_table(
+    state: &AppState,
+    containers: Option<&[ContainerStatus]>,
+    error: Option<&str>,
+) -> String {
     let mut out = String::from("<h2>Containers</h2>");
     let Some(containers) = containers else {
         out.push_str(&format!(
@@ -183,12 +179,8 @@ fn containers_table(state: &AppState, containers: Option<&[Value]>, error: Optio
 <th>last exit</th><th>memory</th><th>image</th><th></th></tr>",
     );
     for c in containers {
-        let name = str_field(c, "name").unwrap_or("?");
-        let base = format!("/containers/{}", segment(name));
-        let last = match (
-            c.get("last_exit_code").and_then(|x| x.as_i64()),
-            str_field(c, "last_error"),
-        ) {
+        let base = format!("/containers/{}", segment(&c.name));
+        let last = match (c.last_exit_code, c.last_error.as_deref()) {
             (_, Some(e)) => esc(e),
             (Some(code), None) => format!("exit code {code}"),
             (None, None) => "-".into(),
@@ -196,14 +188,14 @@ fn containers_table(state: &AppState, containers: Option<&[Value]>, error: Optio
         out.push_str(&format!(
             "<tr data-name=\"{n}\"><td><a href=\"{b}\">{n}</a></td><td>{st}</td><td>{started}</td><td>{r}</td>\
 <td>{last}</td><td>{mem}</td><td>{img}<br><code>{dig}</code></td><td>{act}</td></tr>",
-            n = esc(name),
+            n = esc(&c.name),
             b = esc(&base),
-            st = state_cell(str_field(c, "state").unwrap_or("?")),
-            started = opt(str_field(c, "started_at")),
-            r = opt(u64_field(c, "restarts")),
-            mem = memory(c),
-            img = opt(str_field(c, "image")),
-            dig = esc(&short_digest(str_field(c, "image_digest").unwrap_or("-"))),
+            st = state_cell(c.state.as_str()),
+            started = opt(c.started_at.as_deref()),
+            r = c.restarts,
+            mem = memory(c.memory_bytes),
+            img = esc(&c.image),
+            dig = esc(&short_digest(c.image_digest.as_deref().unwrap_or("-"))),
             act = html::actions(&base, "/", &state.csrf_token),
         ));
     }

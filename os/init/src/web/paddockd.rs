@@ -39,6 +39,17 @@ pub async fn send(
         .map_err(|e| WebError::Paddockd(e.to_string()))
 }
 
+/// A JSON call answered with `T` (a paddock-wire type).
+pub async fn call<T: serde::de::DeserializeOwned>(
+    socket: &Path,
+    method: Method,
+    path: &str,
+) -> Result<T, WebError> {
+    let value = json(socket, method, path).await?;
+    serde_json::from_value(value)
+        .map_err(|e| WebError::Paddockd(format!("{path}: bad answer: {e}")))
+}
+
 /// A JSON call; an error status becomes [`WebError::Upstream`] with
 /// paddockd's message.
 pub async fn json(socket: &Path, method: Method, path: &str) -> Result<Value, WebError> {

@@ -6,7 +6,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::html::{self, esc, opt};
 use super::overview::{memory, service_uptime};
@@ -14,6 +13,7 @@ use super::paddockd::segment;
 use super::state::AppState;
 use super::{init_client, negotiate, WebError};
 use paddock_wire::control::Request;
+use paddock_wire::device::ServicePage;
 
 /// Lines shown on the page (the stream sends all kept ones).
 const PAGE_LINES: usize = 200;
@@ -26,9 +26,8 @@ pub async fn page(
     let service = init_client::status(&state, &name).await?;
     let logs = init_client::logs(&state, &name, Some(PAGE_LINES)).await?;
     if negotiate::wants_json(&headers) {
-        return Ok(Json(json!({ "service": service, "logs": logs })).into_response());
+        return Ok(Json(ServicePage { service, logs }).into_response());
     }
-    let v = serde_json::to_value(&service).unwrap_or_default();
     let base = format!("/services/{}", segment(&name));
     let table = format!(
         "<table><tr><th>state</th><td><span class=\"{st}\">{st}</span></td></tr>\
@@ -36,12 +35,12 @@ pub async fn page(
 <tr><th>restarts</th><td>{r}</td></tr><tr><th>last exit</th><td>{last}</td></tr>\
 <tr><th>memory</th><td>{mem}</td></tr><tr><th>waits for clock</th><td>{wfc}</td></tr>\
 <tr><th>started on demand only</th><td>{ds}</td></tr></table>",
-        st = esc(&service.state),
+        st = esc(service.state.as_str()),
         pid = opt(service.pid),
-        up = service_uptime(&v),
+        up = service_uptime(&service),
         r = service.restarts,
         last = opt(service.last_exit.as_deref()),
-        mem = memory(&v),
+        mem = memory(service.memory_bytes),
         wfc = service.wait_for_clock,
         ds = service.dont_start,
     );

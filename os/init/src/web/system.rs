@@ -4,24 +4,13 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-use serde_json::Value;
+use paddock_wire::build_info::BuildInfo;
 
 use paddock_sys::addresses;
 
-#[derive(Debug, Serialize)]
-pub struct Address {
-    pub interface: String,
-    pub address: String,
-}
+pub use paddock_wire::device::{Address, PermUsage};
 
-#[derive(Debug, Serialize)]
-pub struct PermUsage {
-    pub total_bytes: u64,
-    pub used_bytes: u64,
-}
-
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct System {
     pub version: Option<String>,
     pub build_time: Option<String>,
@@ -33,23 +22,15 @@ pub struct System {
 }
 
 pub fn gather(root: &Path) -> System {
-    let build: Value = std::fs::read(root.join("etc/paddock/build.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    let field = |k: &str| match build.get(k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) | None => None,
-        Some(v) => Some(v.to_string()),
-    };
+    let build = BuildInfo::read(&root.join("etc/paddock/build.json"));
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     System {
-        version: field("version"),
-        build_time: field("build_time"),
+        version: build.version,
+        build_time: build.build_time,
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()
             .map(|s| s.trim().to_string()),
-        slot: slot(&cmdline).or_else(|| field("slot")),
+        slot: slot(&cmdline),
         uptime_secs: std::fs::read_to_string("/proc/uptime")
             .ok()
             .and_then(|s| s.split('.').next().and_then(|n| n.trim().parse().ok())),
