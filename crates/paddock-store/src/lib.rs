@@ -20,6 +20,7 @@ mod archive;
 mod blobs;
 pub mod build;
 pub mod digest;
+mod fault;
 mod fsutil;
 pub mod images;
 mod import;
@@ -45,6 +46,7 @@ use std::sync::{Arc, Mutex};
 
 pub use blobs::BlobError;
 pub use digest::{Digest, DigestError};
+pub use fault::Fault;
 pub use images::{normalize_reference, ImageError, ImageRecord, LayerRecord};
 pub use layers::LayerError;
 pub use oci::ManifestError;

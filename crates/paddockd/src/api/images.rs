@@ -22,17 +22,14 @@ fn same_reference(a: &str, b: &str) -> bool {
 pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str]) -> ApiResult {
     let store = sup.store();
     match (req.method().clone(), rest) {
-        (Method::GET, [] | [""]) => store
-            .images()
-            .map(|i| json(&i))
-            .map_err(|e| ApiError::Internal(e.to_string())),
+        (Method::GET, [] | [""]) => store.images().map(|i| json(&i)).map_err(ApiError::from),
         (Method::POST, ["pull"]) => {
             let body: ImageRequest = read_json(req).await?;
             sup.shared()
                 .pull(&body.reference)
                 .await
                 .map(|i| json(&i))
-                .map_err(ApiError::BadRequest)
+                .map_err(ApiError::from)
         }
         (Method::POST, ["remove"]) => {
             let body: ImageRequest = read_json(req).await?;
@@ -49,7 +46,7 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
             store
                 .remove_image(&body.reference)
                 .map(|r| json(&r))
-                .map_err(|e| ApiError::BadRequest(e.to_string()))
+                .map_err(ApiError::from)
         }
         (Method::POST, ["prune"]) => {
             let keep: Vec<String> = sup
@@ -62,7 +59,7 @@ pub async fn route(sup: &Arc<Supervisor>, req: Request<Incoming>, rest: &[&str])
                 .prune(&keep)
                 .await
                 .map(|r| json(&r))
-                .map_err(|e| ApiError::Internal(e.to_string()))
+                .map_err(ApiError::from)
         }
         (m, _) => Err(ApiError::NotFound(format!(
             "no route for {m} /v1/images/{}",

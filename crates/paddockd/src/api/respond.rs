@@ -3,6 +3,8 @@
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame};
 use hyper::{Response, StatusCode};
+use paddock_store::{Fault, StoreError};
+use paddock_wire::update::ErrorBody;
 use serde::Serialize;
 
 use super::Body;
@@ -13,6 +15,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A registry paddockd depends on is unreachable or misbehaved.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -22,11 +27,27 @@ impl ApiError {
         let status = match &self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut r = json(&serde_json::json!({ "error": self.to_string() }));
+        let mut r = json(&ErrorBody {
+            error: self.to_string(),
+        });
         *r.status_mut() = status;
         r
+    }
+}
+
+/// A store failure answered by whose fault it is.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let message = e.to_string();
+        match e.fault() {
+            Fault::Input => ApiError::BadRequest(message),
+            Fault::NotFound => ApiError::NotFound(message),
+            Fault::Upstream => ApiError::BadGateway(message),
+            Fault::Local => ApiError::Internal(message),
+        }
     }
 }
 

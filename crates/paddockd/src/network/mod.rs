@@ -57,6 +57,73 @@ pub enum NetworkError {
     },
     #[error("the nftables thread failed")]
     Thread,
+    /// A teardown that kept going past its failures: every one of them.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Teardown(Vec<NetworkError>),
+}
+
+/// The failures of a teardown, which does every step it can and reports
+/// them all at the end (as netavark's does): one stuck veth must not leave
+/// the namespace, the rules and the record behind too.
+#[derive(Debug, Default)]
+struct Failures(Vec<NetworkError>);
+
+impl Failures {
+    /// Keeps `result`'s error, if any, and carries on.
+    fn note<T, E: Into<NetworkError>>(&mut self, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let e = e.into();
+                tracing::warn!(error = %e, "network teardown step failed; continuing");
+                match e {
+                    NetworkError::Teardown(inner) => self.0.extend(inner),
+                    e => self.0.push(e),
+                }
+                None
+            }
+        }
+    }
+
+    fn into_result(mut self) -> Result<(), NetworkError> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(self.0.remove(0)),
+            _ => Err(NetworkError::Teardown(self.0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod failures_tests {
+    use super::*;
+
+    #[test]
+    fn a_teardown_keeps_going_and_reports_every_failure() {
+        let mut steps = Vec::new();
+        let mut failures = Failures::default();
+        for step in ["veth", "netns", "rules"] {
+            steps.push(step);
+            let r: Result<(), NetworkError> = if step == "rules" {
+                Ok(())
+            } else {
+                Err(NetworkError::Modules(format!("{step} failed")))
+            };
+            failures.note(r);
+        }
+        assert_eq!(steps, ["veth", "netns", "rules"], "every step ran");
+        let e = failures.into_result().unwrap_err();
+        assert_eq!(e.to_string(), "veth failed; netns failed");
+        // Nested teardowns flatten; one failure stays itself.
+        let mut outer = Failures::default();
+        outer.note::<(), _>(Err(e));
+        outer.note::<(), _>(Err(NetworkError::Thread));
+        assert!(matches!(outer.into_result(), Err(NetworkError::Teardown(v)) if v.len() == 3));
+        let mut one = Failures::default();
+        one.note::<(), _>(Err(NetworkError::Thread));
+        assert!(matches!(one.into_result(), Err(NetworkError::Thread)));
+        assert!(Failures::default().into_result().is_ok());
+    }
 }
 
 /// What a container got.
@@ -281,28 +348,35 @@ impl Network {
     /// ports, veth and namespace go; its address stays reserved.
     pub async fn detach(&self, name: &str) -> Result<(), NetworkError> {
         let mut st = self.state.lock().await;
-        self.take_down(&mut st, name).await?;
+        let mut failures = Failures::default();
+        failures.note(self.take_down(&mut st, name).await);
         if let Some(a) = st.allocations.containers.get_mut(name) {
             if a.attached {
                 a.attached = false;
-                st.allocations.save()?;
+                failures.note(st.allocations.save());
             }
         }
-        self.apply_rules(&mut st).await
+        failures.note(self.apply_rules(&mut st).await);
+        failures.into_result()
     }
 
     /// Forgets `name` entirely (its container was removed).
     pub async fn release(&self, name: &str) -> Result<(), NetworkError> {
         let mut st = self.state.lock().await;
-        self.take_down(&mut st, name).await?;
+        let mut failures = Failures::default();
+        failures.note(self.take_down(&mut st, name).await);
         if st.allocations.containers.remove(name).is_some() {
-            st.allocations.save()?;
+            failures.note(st.allocations.save());
             tracing::info!(container = name, "network released");
         }
-        self.apply_rules(&mut st).await
+        failures.note(self.apply_rules(&mut st).await);
+        failures.into_result()
     }
 
+    /// Removes `name`'s ports, veth and namespace, each even if an earlier
+    /// one failed.
     async fn take_down(&self, st: &mut State, name: &str) -> Result<(), NetworkError> {
+        let mut failures = Failures::default();
         st.reservations.release(name);
         if st
             .allocations
@@ -310,11 +384,12 @@ impl Network {
             .get(name)
             .is_some_and(|a| a.address.is_some())
         {
-            let host = self.host(st)?;
-            links::delete(&host, &Self::veth_name(name)).await?;
+            if let Some(host) = failures.note(self.host(st)) {
+                failures.note(links::delete(&host, &Self::veth_name(name)).await);
+            }
         }
-        netns::remove(&self.netns_path(name))?;
-        Ok(())
+        failures.note(netns::remove(&self.netns_path(name)));
+        failures.into_result()
     }
 
     /// Makes the kernel match the record after paddockd starts and after
@@ -330,8 +405,9 @@ impl Network {
             .filter(|n| !keep.contains(*n))
             .cloned()
             .collect();
+        let mut failures = Failures::default();
         for name in &gone {
-            self.take_down(&mut st, name).await?;
+            failures.note(self.take_down(&mut st, name).await);
             st.allocations.containers.remove(name);
             tracing::info!(container = %name, "network of a container that is gone: removed");
         }
@@ -351,7 +427,7 @@ impl Network {
             }
         }
         if changed {
-            st.allocations.save()?;
+            failures.note(st.allocations.save());
         }
         // Namespaces and veths nobody holds.
         if let Ok(entries) = std::fs::read_dir(&self.netns_dir) {
@@ -359,27 +435,32 @@ impl Network {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let holder = st.allocations.containers.get(&name);
                 if holder.is_none_or(|a| !a.attached) {
-                    netns::remove(&e.path())?;
+                    failures.note(netns::remove(&e.path()));
                 }
             }
         }
         if st.bridge_index.is_some() || self.bridge_exists(&mut st).await {
-            let host = self.host(&mut st)?;
-            let ours: BTreeSet<String> = st
-                .allocations
-                .containers
-                .iter()
-                .filter(|(_, a)| a.attached && a.address.is_some())
-                .map(|(n, _)| Self::veth_name(n))
-                .collect();
-            for link in links::names_starting_with(&host, "pd-").await? {
-                if !ours.contains(&link) {
-                    tracing::info!(link = %link, "removing a veth that belongs to no container");
-                    links::delete(&host, &link).await?;
+            if let Some(host) = failures.note(self.host(&mut st)) {
+                let ours: BTreeSet<String> = st
+                    .allocations
+                    .containers
+                    .iter()
+                    .filter(|(_, a)| a.attached && a.address.is_some())
+                    .map(|(n, _)| Self::veth_name(n))
+                    .collect();
+                let links = failures
+                    .note(links::names_starting_with(&host, "pd-").await)
+                    .unwrap_or_default();
+                for link in links {
+                    if !ours.contains(&link) {
+                        tracing::info!(link = %link, "removing a veth that belongs to no container");
+                        failures.note(links::delete(&host, &link).await);
+                    }
                 }
             }
         }
-        self.apply_rules(&mut st).await
+        failures.note(self.apply_rules(&mut st).await);
+        failures.into_result()
     }
 
     async fn bridge_exists(&self, st: &mut State) -> bool {

@@ -8,6 +8,7 @@ pub mod log_buffer;
 pub mod memory;
 pub mod monitor_client;
 pub mod runner;
+pub mod start_error;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use crate::host::etc_files::EtcFiles;
 use crate::manifest::{self, Manifest, NetworkMode};
 use crate::network::Network;
 use crate::paths::Paths;
-use crate::store::{ImageRecord, PullOptions, Store};
+use crate::store::{ImageRecord, PullOptions, Store, StoreError};
 use container::ContainerHandle;
 use log_buffer::LogBuffer;
 use paddock_wire::api::status::{ContainerStatus, State};
@@ -92,11 +93,8 @@ impl Shared {
         None
     }
 
-    pub async fn pull(&self, reference: &str) -> Result<ImageRecord, String> {
-        self.store
-            .pull(reference, &self.pull_options)
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn pull(&self, reference: &str) -> Result<ImageRecord, StoreError> {
+        self.store.pull(reference, &self.pull_options).await
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::ContainerTask;
 use crate::manifest::DependencyCondition;
 use crate::supervisor::monitor_client::MonitorStatus;
+use crate::supervisor::start_error::StartError;
 use paddock_wire::api::status::{Health, State};
 use paddock_wire::runner::State as MonitorState;
 
@@ -70,7 +71,7 @@ impl ContainerTask {
         // and put back (a paddockd that was SIGKILLed held its ports).
         if let Err(error) = self.network_namespace().await {
             tracing::error!(container = %self.name(), %error, "restoring the network of a re-adopted container");
-            self.update(|s| s.last_error = Some(error));
+            self.update(|s| s.last_error = Some(error.to_string()));
         }
         let digest = self.stored_image_digest();
         self.mark_running(&status);
@@ -79,7 +80,7 @@ impl ContainerTask {
     }
 
     /// Waits for what the container needs, prepares and launches it.
-    pub(super) async fn start(&self) -> Result<Running, String> {
+    pub(super) async fn start(&self) -> Result<Running, StartError> {
         self.update(|s| s.state = State::Waiting);
         if self.manifest.wait_for_clock {
             let mut clock = self.shared.clock.clone();
@@ -133,7 +134,7 @@ impl ContainerTask {
     }
 
     /// Spawns the monitor and waits until it reports the container running.
-    async fn launch(&self) -> Result<(), String> {
+    async fn launch(&self) -> Result<(), StartError> {
         let paths = &self.shared.paths;
         let state_dir = paths.monitor_dir(self.name());
         // Never two monitors for one container. One that has answered
@@ -142,20 +143,18 @@ impl ContainerTask {
             let deadline = Instant::now() + PREVIOUS_MONITOR_EXIT;
             while paddock_sys::process::pid_alive(previous.monitor_pid) {
                 if Instant::now() > deadline {
-                    return Err(format!(
+                    return Err(StartError::Monitor(format!(
                         "a previous monitor (pid {}) is still running",
                         previous.monitor_pid
-                    ));
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
         let _ = std::fs::remove_dir_all(&state_dir);
-        std::fs::create_dir_all(&state_dir)
-            .map_err(|e| format!("creating {}: {e}", state_dir.display()))?;
+        std::fs::create_dir_all(&state_dir).map_err(StartError::bundle("creating", &state_dir))?;
         let log_dir = paths.log_dir(self.name());
-        std::fs::create_dir_all(&log_dir)
-            .map_err(|e| format!("creating {}: {e}", log_dir.display()))?;
+        std::fs::create_dir_all(&log_dir).map_err(StartError::bundle("creating", &log_dir))?;
         let monitor_pid = self
             .shared
             .runner
@@ -167,7 +166,10 @@ impl ContainerTask {
                 self.manifest.tty,
                 &self.shared.config.logs,
             )
-            .map_err(|e| format!("spawning {}: {e}", self.shared.runner.binary().display()))?;
+            .map_err(|source| StartError::Spawn {
+                binary: self.shared.runner.binary().to_path_buf(),
+                source,
+            })?;
         let deadline = Instant::now() + LAUNCH_TIMEOUT;
         loop {
             if let Some(status) = self.monitor.read_status_file() {
@@ -178,9 +180,11 @@ impl ContainerTask {
                         return Ok(());
                     }
                     MonitorState::Failed => {
-                        return Err(status
-                            .error
-                            .unwrap_or_else(|| "the runtime failed to create it".into()))
+                        return Err(StartError::Monitor(
+                            status
+                                .error
+                                .unwrap_or_else(|| "the runtime failed to create it".into()),
+                        ))
                     }
                     // Ran and exited before we looked: the exit is handled
                     // by the caller's wait.
@@ -196,18 +200,18 @@ impl ContainerTask {
                 )
                 .unwrap_or_default();
                 let said = said.trim();
-                return Err(format!(
+                return Err(StartError::Monitor(format!(
                     "paddock-runner exited without reporting a status{}{said}",
                     if said.is_empty() { "" } else { ": " }
-                ));
+                )));
             }
             if Instant::now() > deadline {
                 let pid = nix::unistd::Pid::from_raw(monitor_pid as i32);
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
                 self.shared.runner.delete_force(self.name()).await;
-                return Err(
+                return Err(StartError::Monitor(
                     "paddock-runner did not report the container running within 60s".into(),
-                );
+                ));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -69,8 +69,10 @@ impl ContainerTask {
                     match outcome {
                         Ok(Ok(running)) => Phase::Running(running),
                         Ok(Err(error)) => {
-                            tracing::warn!(container = %self.name(), %error, "start failed");
+                            let fault = error.fault();
+                            tracing::warn!(container = %self.name(), %error, ?fault, "start failed");
                             self.unmount_rootfs();
+                            let error = error.to_string();
                             self.update(|s| {
                                 s.state = State::Failed;
                                 s.last_error = Some(error.clone());

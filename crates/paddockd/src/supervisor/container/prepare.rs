@@ -14,6 +14,8 @@ use crate::spec::{self, SpecInput};
 use crate::store::ImageRecord;
 use crate::supervisor::Shared;
 use paddock_sys::fs::{write_atomic, PRIVATE};
+
+use crate::supervisor::start_error::StartError;
 use paddock_wire::api::status::State;
 
 /// What a container's writable layer was made from. When either changes, the
@@ -84,7 +86,7 @@ impl ContainerTask {
     }
 
     /// Everything up to spawning the monitor; returns the image digest.
-    pub(super) async fn prepare(&self) -> Result<String, String> {
+    pub(super) async fn prepare(&self) -> Result<String, StartError> {
         let image = self.ensure_image().await?;
         let bundle = self.bundle();
         let identity = Identity {
@@ -96,14 +98,15 @@ impl ContainerTask {
             for dir in ["upper", "work"] {
                 let _ = std::fs::remove_dir_all(bundle.join(dir));
             }
-            let json = serde_json::to_vec_pretty(&identity).map_err(|e| e.to_string())?;
-            write_atomic(&self.identity_file(), &json, PRIVATE)
-                .map_err(|e| format!("writing {}: {e}", self.identity_file().display()))?;
+            let path = self.identity_file();
+            let json = serde_json::to_vec_pretty(&identity)
+                .map_err(|e| StartError::bundle("encoding", &path)(e.into()))?;
+            write_atomic(&path, &json, PRIVATE).map_err(StartError::bundle("writing", &path))?;
         }
         let rootfs = bundle.join("rootfs");
         for dir in ["upper", "work", "rootfs"] {
             let d = bundle.join(dir);
-            std::fs::create_dir_all(&d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+            std::fs::create_dir_all(&d).map_err(StartError::bundle("creating", &d))?;
         }
         if !mountinfo::is_mount_point(&rootfs).unwrap_or(false) {
             let lowers = self.shared.store.lower_dirs(&image);
@@ -113,20 +116,20 @@ impl ContainerTask {
                 &bundle.join("work"),
                 &rootfs,
             )
-            .map_err(|e| format!("mounting the rootfs: {e}"))?;
+            .map_err(StartError::Rootfs)?;
         }
 
         let network_namespace = self.network_namespace().await?;
         let hostname = hostname_for(&self.manifest);
         let etc = EtcFiles::for_container(&self.shared.paths, self.name());
         etc.write(&etc_content(&self.shared, &self.manifest).await)
-            .map_err(|e| e.to_string())?;
+            .map_err(StartError::EtcFiles)?;
 
         let image_config = self
             .shared
             .store
             .image_config(&image)
-            .map_err(|e| format!("reading the image config: {e}"))?;
+            .map_err(StartError::Store)?;
         let mut manifest = self.manifest.clone();
         manifest.hostname = Some(hostname);
         if matches!(manifest.network, NetworkMode::Container(_)) && network_namespace.is_none() {
@@ -142,27 +145,30 @@ impl ContainerTask {
             cgroups_path: format!("/paddock/{}", self.name()),
             network_namespace,
         })
-        .map_err(|e| format!("building the runtime spec: {e}"))?;
-        let json = serde_json::to_vec_pretty(&spec).map_err(|e| e.to_string())?;
+        .map_err(StartError::Spec)?;
         let config = bundle.join("config.json");
+        let json = serde_json::to_vec_pretty(&spec)
+            .map_err(|e| StartError::bundle("encoding", &config)(e.into()))?;
         // Derived from the manifest and image, rewritten before every start.
-        write_atomic(&config, &json, PRIVATE)
-            .map_err(|e| format!("writing {}: {e}", config.display()))?;
+        write_atomic(&config, &json, PRIVATE).map_err(StartError::bundle("writing", &config))?;
         Ok(image.manifest_digest.to_string())
     }
 
     /// The network namespace to run in (`None`: the host's), set up first.
-    pub(super) async fn network_namespace(&self) -> Result<Option<PathBuf>, String> {
+    pub(super) async fn network_namespace(&self) -> Result<Option<PathBuf>, StartError> {
         match &self.manifest.network {
             NetworkMode::Host => Ok(None),
-            NetworkMode::Container(other) => self.shared.shared_namespace_of(other),
+            NetworkMode::Container(other) => self
+                .shared
+                .shared_namespace_of(other)
+                .map_err(StartError::SharedNamespace),
             mode @ (NetworkMode::None | NetworkMode::Bridge) => {
                 let attachment = self
                     .shared
                     .network
                     .attach(self.name(), mode, &self.manifest.ports)
                     .await
-                    .map_err(|e| format!("network: {e}"))?;
+                    .map_err(StartError::Network)?;
                 self.update(|s| {
                     s.address = attachment.address.map(|a| a.to_string());
                     s.ports = attachment.ports.iter().map(ToString::to_string).collect();
@@ -187,17 +193,15 @@ impl ContainerTask {
     }
 
     /// The image, pulled or not as the pull policy says.
-    async fn ensure_image(&self) -> Result<ImageRecord, String> {
+    async fn ensure_image(&self) -> Result<ImageRecord, StartError> {
         let store = &self.shared.store;
         let reference = &self.manifest.image;
-        let local = store
-            .image(reference)
-            .map_err(|e| format!("reading the image store: {e}"))?;
+        let local = store.image(reference).map_err(StartError::Store)?;
         let pull = match (&self.manifest.pull, &local) {
             (PullPolicy::Never, None) => {
-                return Err(format!(
-                    "image {reference} is not in the store and pull is never"
-                ))
+                return Err(StartError::NotPulled {
+                    reference: reference.clone(),
+                })
             }
             (PullPolicy::Never, Some(_)) | (PullPolicy::Missing, Some(_)) => false,
             // Restarts of a crash loop keep the image they ran, as docker's
@@ -206,7 +210,9 @@ impl ContainerTask {
             (PullPolicy::Missing, None) | (PullPolicy::Always, None) => true,
         };
         if !pull {
-            return local.ok_or_else(|| format!("image {reference} vanished"));
+            return local.ok_or_else(|| StartError::NotPulled {
+                reference: reference.clone(),
+            });
         }
         self.update(|s| s.state = State::Pulling);
         match self.shared.pull(reference).await {
@@ -216,7 +222,10 @@ impl ContainerTask {
                     tracing::warn!(container = %self.name(), %error, "pull failed: using the image in the store");
                     Ok(image)
                 }
-                None => Err(format!("pulling {reference}: {error}")),
+                None => Err(StartError::Pull {
+                    reference: reference.clone(),
+                    source: error,
+                }),
             },
         }
     }
