@@ -136,7 +136,7 @@ impl<'a> Relay<'a> {
             if let Err(err) = pty::copy_window_size(stdin.as_fd(), self.master.as_fd()) {
                 tracing::debug!(%err, "could not copy the window size");
             }
-            Some(RawMode::enter(stdin.as_fd())?)
+            Some(RawMode::enter(stdin.as_fd()).map_err(PtyError::Termios)?)
         } else {
             None
         };

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-use nix::sys::termios::{self, SetArg, Termios};
+use paddock_sys::terminal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PtyError {
@@ -35,7 +35,7 @@ pub enum PtyError {
     #[error("the console socket connection carried no file descriptor")]
     NoFd,
     #[error("terminal attributes")]
-    Termios(#[source] nix::Error),
+    Termios(#[source] std::io::Error),
     #[error("window size")]
     WindowSize(#[source] std::io::Error),
 }
@@ -114,60 +114,18 @@ fn receive_fd(sock: RawFd) -> Result<OwnedFd, PtyError> {
     Err(PtyError::NoFd)
 }
 
-/// The caller's terminal in raw mode; the old attributes come back on drop.
-pub struct RawMode<'a> {
-    fd: BorrowedFd<'a>,
-    saved: Termios,
-}
-
-impl<'a> RawMode<'a> {
-    /// Puts `fd` (a terminal) in raw mode.
-    pub fn enter(fd: BorrowedFd<'a>) -> Result<Self, PtyError> {
-        let saved = termios::tcgetattr(fd).map_err(PtyError::Termios)?;
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).map_err(PtyError::Termios)?;
-        Ok(Self { fd, saved })
-    }
-}
-
-impl Drop for RawMode<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = termios::tcsetattr(self.fd, SetArg::TCSANOW, &self.saved) {
-            tracing::warn!(%err, "could not restore the terminal");
-        }
-    }
-}
-
-/// Whether `fd` is a terminal.
-pub fn is_tty(fd: BorrowedFd<'_>) -> bool {
-    termios::tcgetattr(fd).is_ok()
-}
+/// The caller's terminal in raw mode (the old attributes come back on
+/// drop), and whether an fd is a terminal: paddock_sys's.
+pub use paddock_sys::terminal::{is_terminal as is_tty, RawMode};
 
 /// Reads a terminal's window size.
 pub fn window_size(fd: BorrowedFd<'_>) -> Result<libc::winsize, PtyError> {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into the valid pointer we pass.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
-    if rc < 0 {
-        return Err(PtyError::WindowSize(std::io::Error::last_os_error()));
-    }
-    Ok(size)
+    terminal::window_size(fd).map_err(PtyError::WindowSize)
 }
 
 /// Sets a terminal's window size.
 pub fn set_window_size(fd: BorrowedFd<'_>, size: &libc::winsize) -> Result<(), PtyError> {
-    // SAFETY: TIOCSWINSZ reads one `winsize` from the valid pointer we pass.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, size) };
-    if rc < 0 {
-        return Err(PtyError::WindowSize(std::io::Error::last_os_error()));
-    }
-    Ok(())
+    terminal::set_window_size(fd, size).map_err(PtyError::WindowSize)
 }
 
 /// Copies the window size of `from` to `to`.

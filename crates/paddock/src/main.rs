@@ -192,12 +192,8 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PADDOCK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
+    paddock_sys::logging::Logging::from_env("PADDOCK_LOG", "warn")
+        .with_target(true)
         .init();
     let code = match run(cli).await {
         Ok(code) => code,

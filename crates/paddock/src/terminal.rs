@@ -1,49 +1,30 @@
-//! Putting the local terminal in raw mode for `exec -t`, and restoring it.
+//! The local terminal for `exec -t`: raw mode (restored on drop) and its
+//! window size, by paddock_sys.
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-use nix::sys::termios::{self, SetArg, Termios};
-
 /// Restores the terminal's settings when dropped.
-pub struct RawMode {
-    saved: Termios,
-}
+pub struct RawMode(#[allow(dead_code)] paddock_sys::terminal::RawMode<'static>);
 
 impl RawMode {
     /// Raw mode on stdin, if stdin is a terminal.
     pub fn enable() -> Option<Self> {
-        let stdin = std::io::stdin();
-        let fd = stdin.as_fd();
-        let saved = termios::tcgetattr(fd).ok()?;
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).ok()?;
-        Some(Self { saved })
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let stdin = std::io::stdin();
-        let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &self.saved);
+        // SAFETY: fd 0 is the process's stdin, open for as long as the
+        // process runs (nothing here closes it), so borrowing it for
+        // 'static is sound.
+        let stdin = unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) };
+        paddock_sys::terminal::RawMode::enter(stdin)
+            .ok()
+            .map(RawMode)
     }
 }
 
 /// The window size of the terminal on `fd`, as (rows, cols).
 pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
-    use std::os::fd::AsRawFd;
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we own for the call.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+    let ws = paddock_sys::terminal::window_size(fd).ok()?;
+    (ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
 pub fn is_terminal() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal()
+    paddock_sys::terminal::is_terminal(std::io::stdin().as_fd())
 }

@@ -54,12 +54,7 @@ fn lock_instance(paths: &Paths) -> anyhow::Result<nix::fcntl::Flock<std::fs::Fil
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        // Colours only on a terminal: service logs go to files and the serial console.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
-        .with_writer(std::io::stderr)
-        .init();
+    paddock_sys::logging::Logging::with_filter(&args.log).init();
     // Signal handlers before anything is started.
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;

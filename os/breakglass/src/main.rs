@@ -41,13 +41,8 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,russh=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    paddock_sys::logging::Logging::from_env("RUST_LOG", "info,russh=warn")
+        .with_target(true)
         .init();
     let args = Args::parse();
     let host_key = keys::host_key(&args.host_key)

@@ -4,7 +4,7 @@
 //! as TIOCSWINSZ on the master (the kernel sends SIGWINCH to the child).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::pty::Winsize;
@@ -89,14 +89,10 @@ impl Master {
     /// Sets the window size; the child's foreground process group gets
     /// SIGWINCH.
     pub fn resize(&self, cols: u32, rows: u32, px_w: u32, px_h: u32) -> io::Result<()> {
-        let ws = winsize(cols, rows, px_w, px_h);
-        // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which points
-        // at `ws`, alive for the call; the fd is our open pty master.
-        let rc = unsafe { libc::ioctl(self.fd.get_ref().as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        paddock_sys::terminal::set_window_size(
+            self.fd.get_ref().as_fd(),
+            &winsize(cols, rows, px_w, px_h),
+        )
     }
 }
 
@@ -105,10 +101,7 @@ mod tests {
     use super::*;
 
     fn size_of(fd: &OwnedFd) -> (u16, u16) {
-        let mut ws = winsize(0, 0, 0, 0);
-        // SAFETY: TIOCGWINSZ writes a winsize into `ws`, which we own.
-        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-        assert_eq!(rc, 0);
+        let ws = paddock_sys::terminal::window_size(fd.as_fd()).unwrap();
         (ws.ws_row, ws.ws_col)
     }
 

@@ -122,15 +122,7 @@ fn main() {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PADDOCK_INIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        // Colours only on a terminal: service logs go to files and the serial console.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    paddock_sys::logging::Logging::from_env("PADDOCK_INIT_LOG", "info").init();
 }
 
 fn cli(args: Args) -> anyhow::Result<()> {

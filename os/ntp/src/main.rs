@@ -42,16 +42,7 @@ struct Args {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        // Colours only on a terminal: service logs go to files and the serial console.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PADDOCK_NTP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    paddock_sys::logging::Logging::from_env("PADDOCK_NTP_LOG", "info").init();
     let args = Args::parse();
     let mut retry = Duration::from_secs(1);
     loop {

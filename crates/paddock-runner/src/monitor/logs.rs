@@ -2,7 +2,6 @@
 //! [`MAX_LINE`] bytes), stamping them `<time> <stream> <text>`, keeping the last
 //! lines in memory for `logs` requests and appending them to size-rotated files.
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -126,38 +125,8 @@ pub fn format_line(stream: Stream, text: &[u8]) -> Vec<u8> {
     line
 }
 
-/// The last lines, bounded by count.
-pub struct Ring {
-    lines: VecDeque<Vec<u8>>,
-    capacity: usize,
-}
-
-impl Ring {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            lines: VecDeque::with_capacity(capacity.min(4096)),
-            capacity: capacity.max(1),
-        }
-    }
-
-    pub fn push(&mut self, line: Vec<u8>) {
-        if self.lines.len() == self.capacity {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
-    }
-
-    /// The last `n` lines (all with `None`), concatenated.
-    pub fn tail(&self, n: Option<usize>) -> Vec<u8> {
-        let n = n.unwrap_or(self.lines.len()).min(self.lines.len());
-        self.lines
-            .iter()
-            .skip(self.lines.len() - n)
-            .flatten()
-            .copied()
-            .collect()
-    }
-}
+/// The last lines (each with its newline), bounded by count.
+pub type Ring = paddock_sys::line_ring::LineRing<Vec<u8>>;
 
 /// `current.log`, renamed to `current.log.1` (older ones shifted, the oldest
 /// beyond `max_files` dropped) before a line would make it exceed `max_bytes`.
@@ -314,17 +283,6 @@ mod tests {
             s.feed(&exact).iter().map(Vec::len).collect::<Vec<_>>(),
             vec![MAX_LINE, 4]
         );
-    }
-
-    #[test]
-    fn ring_keeps_the_last_lines() {
-        let mut r = Ring::new(2);
-        for l in ["a\n", "b\n", "c\n"] {
-            r.push(l.as_bytes().to_vec());
-        }
-        assert_eq!(r.tail(None), b"b\nc\n");
-        assert_eq!(r.tail(Some(1)), b"c\n");
-        assert_eq!(r.tail(Some(10)), b"b\nc\n");
     }
 
     #[test]

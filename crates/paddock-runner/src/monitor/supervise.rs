@@ -189,7 +189,7 @@ impl Supervisor<'_> {
                 self.control.answer(client, &ok_line(result), After::Close);
             }
             Ok(Request::Logs { tail, follow }) => {
-                let lines = self.sink.ring.tail(tail);
+                let lines: Vec<u8> = self.sink.ring.tail(tail).flatten().copied().collect();
                 let after = if follow && !exited {
                     After::Follow
                 } else {

@@ -5,7 +5,7 @@
 //! tty, `paddock-runner exec --console-socket` hands paddockd the pty master,
 //! which paddockd relays and resizes; without, stdin/stdout/stderr are pipes.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -224,7 +224,6 @@ where
         }
     };
     drop(socket_dir);
-    let master_raw = master.as_raw_fd();
     let master_file = std::fs::File::from(master);
     let mut master_write = tokio::fs::File::from_std(master_file.try_clone()?);
     let master_read = tokio::fs::File::from_std(master_file);
@@ -237,7 +236,11 @@ where
                     }
                     let _ = master_write.flush().await;
                 }
-                Frame::Resize { rows, cols } => set_window_size(master_raw, rows, cols),
+                Frame::Resize { rows, cols } => {
+                    let size = paddock_sys::terminal::window(rows, cols);
+                    // A pty that is gone only makes the ioctl fail.
+                    let _ = paddock_sys::terminal::set_window_size(master_write.as_fd(), &size);
+                }
                 _ => {}
             }
         }
@@ -302,20 +305,6 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::io::Result<OwnedF
     Err(std::io::Error::other(
         "the runtime sent no pty on the console socket",
     ))
-}
-
-fn set_window_size(fd: std::os::fd::RawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize struct that lives for the call; a
-    // stale fd only makes the ioctl fail.
-    unsafe {
-        libc::ioctl(fd, libc::TIOCSWINSZ, &ws);
-    }
 }
 
 /// What a runner that failed before sending a pty said.

@@ -28,17 +28,10 @@ pub fn serve(
     supervisor: Arc<Supervisor>,
     socket: &Path,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    // Bound and made root-only under a temporary name, then renamed over
-    // any stale socket: whoever sees the path can connect to it.
-    let staging = socket.with_extension("sock.new");
-    let _ = std::fs::remove_file(&staging);
-    let listener = UnixListener::bind(&staging)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&staging, socket)?;
+    // Root-only, and connectable as soon as the path exists.
+    let listener = paddock_sys::unix_socket::bind_private(socket)?;
+    listener.set_nonblocking(true)?;
+    let listener = UnixListener::from_std(listener)?;
     Ok(tokio::spawn(async move {
         loop {
             let (stream, _) = match listener.accept().await {

@@ -4,8 +4,9 @@
 //! `paddock logs` and the API serve, and it outlives container restarts so a
 //! follower sees every run of a crash-looping container.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
+
+use paddock_sys::line_ring::LineRing;
 
 use tokio::sync::broadcast;
 
@@ -15,8 +16,7 @@ const FOLLOW_BACKLOG: usize = 256;
 /// A bounded ring of log lines plus a broadcast channel for `logs -f`.
 #[derive(Debug)]
 pub struct LogBuffer {
-    lines: Mutex<VecDeque<String>>,
-    capacity: usize,
+    lines: Mutex<LineRing<String>>,
     live: broadcast::Sender<String>,
 }
 
@@ -27,8 +27,7 @@ impl LogBuffer {
         // missed).
         let (live, _) = broadcast::channel(FOLLOW_BACKLOG);
         Self {
-            lines: Mutex::new(VecDeque::new()),
-            capacity: capacity.max(1),
+            lines: Mutex::new(LineRing::new(capacity)),
             live,
         }
     }
@@ -37,10 +36,7 @@ impl LogBuffer {
         // Sent while holding the lock, so that `tail_and_follow` never sees a
         // line both in its snapshot and on its receiver.
         if let Ok(mut lines) = self.lines.lock() {
-            if lines.len() == self.capacity {
-                lines.pop_front();
-            }
-            lines.push_back(line.clone());
+            lines.push(line.clone());
             let _ = self.live.send(line);
         }
     }
@@ -50,8 +46,7 @@ impl LogBuffer {
         let Ok(lines) = self.lines.lock() else {
             return Vec::new();
         };
-        let skip = n.map_or(0, |n| lines.len().saturating_sub(n));
-        lines.iter().skip(skip).cloned().collect()
+        lines.tail(n).cloned().collect()
     }
 
     /// The last `n` lines and a receiver for every line after them, taken
@@ -60,10 +55,7 @@ impl LogBuffer {
         let guard = self.lines.lock();
         let rx = self.live.subscribe();
         let lines = match guard {
-            Ok(lines) => {
-                let skip = n.map_or(0, |n| lines.len().saturating_sub(n));
-                lines.iter().skip(skip).cloned().collect()
-            }
+            Ok(lines) => lines.tail(n).cloned().collect(),
             Err(_) => Vec::new(),
         };
         (lines, rx)

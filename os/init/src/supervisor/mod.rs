@@ -268,7 +268,7 @@ impl Supervisor {
                         }
                     }
                     None => Response {
-                        lines: Some(buf.tail(lines)),
+                        lines: Some(buf.tail(lines).cloned().collect()),
                         next: Some(buf.next()),
                         ..Response::ok()
                     },
