@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A request; also `paddock-init ctl`'s subcommands (one definition for the
+/// socket and the command line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Subcommand)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// All services with their state.
@@ -29,8 +31,10 @@ pub enum Request {
     Logs {
         name: String,
         #[serde(default)]
+        #[arg(short = 'n')]
         lines: Option<usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[arg(long)]
         after: Option<u64>,
     },
     Reboot,

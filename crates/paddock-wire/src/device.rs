@@ -21,17 +21,28 @@ pub struct PermUsage {
     pub used_bytes: u64,
 }
 
-/// `GET /` with `Accept: application/json`: the device at a glance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Overview {
-    pub hostname: String,
+/// Facts about the device: its image, kernel, slot, uptime, addresses and
+/// persistent storage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct System {
+    /// `build.json`'s version of the running root.
     pub version: Option<String>,
     pub build_time: Option<String>,
+    /// The running kernel's release.
     pub kernel: Option<String>,
+    /// `a` or `b`, from the kernel command line.
     pub slot: Option<String>,
     pub uptime_secs: Option<u64>,
     pub addresses: Vec<Address>,
     pub perm: Option<PermUsage>,
+}
+
+/// `GET /` with `Accept: application/json`: the device at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub hostname: String,
+    #[serde(flatten)]
+    pub system: System,
     pub services: Vec<ServiceStatus>,
     /// `None` when paddockd did not answer; then `containers_error` says why.
     pub containers: Option<Vec<ContainerStatus>>,
@@ -65,25 +76,31 @@ mod tests {
         };
         let o = Overview {
             hostname: "box".into(),
-            version: Some("v".into()),
-            build_time: None,
-            kernel: None,
-            slot: Some("a".into()),
-            uptime_secs: Some(3),
-            addresses: vec![Address {
-                interface: "eth0".into(),
-                address: "192.168.1.2".into(),
-            }],
-            perm: Some(PermUsage {
-                total_bytes: 10,
-                used_bytes: 1,
-            }),
+            system: System {
+                version: Some("v".into()),
+                build_time: None,
+                kernel: None,
+                slot: Some("a".into()),
+                uptime_secs: Some(3),
+                addresses: vec![Address {
+                    interface: "eth0".into(),
+                    address: "192.168.1.2".into(),
+                }],
+                perm: Some(PermUsage {
+                    total_bytes: 10,
+                    used_bytes: 1,
+                }),
+            },
             services: vec![service.clone()],
             containers: Some(vec![ContainerStatus::new("web", "busybox", "web.yaml")]),
             containers_error: None,
         };
         let text = serde_json::to_string(&o).unwrap();
         assert_eq!(serde_json::from_str::<Overview>(&text).unwrap(), o);
+        // The system facts sit at the top level, as the web UI always sent them.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["slot"], "a");
+        assert_eq!(v["addresses"][0]["interface"], "eth0");
         let p = ServicePage {
             service,
             logs: vec!["hi".into()],

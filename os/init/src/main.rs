@@ -69,29 +69,8 @@ enum Command {
         #[arg(long, default_value = "/run/paddock/init.sock")]
         socket: PathBuf,
         #[command(subcommand)]
-        op: Op,
+        op: Request,
     },
-}
-
-#[derive(Subcommand)]
-enum Op {
-    List,
-    Start {
-        name: String,
-    },
-    Stop {
-        name: String,
-    },
-    Restart {
-        name: String,
-    },
-    Logs {
-        name: String,
-        #[arg(short = 'n')]
-        lines: Option<usize>,
-    },
-    Reboot,
-    Poweroff,
 }
 
 fn main() {
@@ -150,20 +129,7 @@ fn cli(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ctl(socket: &Path, op: Op) -> anyhow::Result<()> {
-    let req = match op {
-        Op::List => Request::List,
-        Op::Start { name } => Request::Start { name },
-        Op::Stop { name } => Request::Stop { name },
-        Op::Restart { name } => Request::Restart { name },
-        Op::Logs { name, lines } => Request::Logs {
-            name,
-            lines,
-            after: None,
-        },
-        Op::Reboot => Request::Reboot,
-        Op::Poweroff => Request::Poweroff,
-    };
+fn ctl(socket: &Path, req: Request) -> anyhow::Result<()> {
     let resp = control::request(socket, &req)?;
     if !resp.ok {
         bail!("{}", resp.error.unwrap_or_else(|| "request failed".into()));

@@ -32,13 +32,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     if negotiate::wants_json(&headers) {
         return Ok(Json(Overview {
             hostname: state.hostname.clone(),
-            version: sys.version,
-            build_time: sys.build_time,
-            kernel: sys.kernel,
-            slot: sys.slot,
-            uptime_secs: sys.uptime_secs,
-            addresses: sys.addresses,
-            perm: sys.perm,
+            system: sys,
             services,
             containers,
             containers_error,

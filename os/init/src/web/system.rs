@@ -8,18 +8,7 @@ use paddock_wire::build_info::BuildInfo;
 
 use paddock_sys::addresses;
 
-pub use paddock_wire::device::{Address, PermUsage};
-
-#[derive(Debug)]
-pub struct System {
-    pub version: Option<String>,
-    pub build_time: Option<String>,
-    pub kernel: Option<String>,
-    pub slot: Option<String>,
-    pub uptime_secs: Option<u64>,
-    pub addresses: Vec<Address>,
-    pub perm: Option<PermUsage>,
-}
+pub use paddock_wire::device::{Address, PermUsage, System};
 
 pub fn gather(root: &Path) -> System {
     let build = BuildInfo::read(&root.join("etc/paddock/build.json"));
