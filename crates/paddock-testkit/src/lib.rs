@@ -1,12 +1,14 @@
-//! Shared test support: a real registry, a throttling proxy, and helpers
-//! to build, push and pull images.
+//! Shared test support: a real registry, a throttling proxy, helpers to
+//! build, push and pull images, an HTTP client and the OpenAPI checker.
 #![allow(dead_code)]
 
 pub mod chromium;
 pub mod device;
+pub mod http;
 pub mod image;
 pub mod instance;
 pub mod net;
+pub mod openapi;
 pub mod proxy;
 pub mod registry;
 pub mod terminal;

@@ -113,6 +113,8 @@ fn cli(args: Args) -> anyhow::Result<()> {
     }
     let config_path = args.root.join("etc/paddock/system.json");
     let config = SystemConfig::load(&config_path)?;
+    // Before the web server's threads, which inherit the mask.
+    supervisor::block_handled_signals()?;
     if !args.web_listen.is_empty() {
         let web = WebConfig::new(&args.root, &config.hostname, Listen::Fixed(args.web_listen))
             .with_password_hash(config.update_password_hash.clone());

@@ -81,6 +81,11 @@ pub fn run() -> anyhow::Result<Infallible> {
         tracing::warn!("{e:#}");
     }
 
+    // Before the first thread (web, probation): every thread inherits the
+    // mask, so init's signals reach only its signalfd.
+    if let Err(e) = supervisor::block_handled_signals() {
+        tracing::error!("{e}");
+    }
     start_web(&config);
 
     // A newly installed slot proves itself healthy or reboots (issue #5).

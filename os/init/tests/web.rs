@@ -620,3 +620,43 @@ fn tls_from_a_certificate_in_perm() {
         "plain HTTP answered on the TLS port"
     );
 }
+
+/// A SIGTERM to an init serving its web UI is read from init's signalfd:
+/// init stops its services and exits cleanly. Init's web threads used to
+/// start before it blocked its signals, so the SIGTERM went to a web thread
+/// and killed init outright (exit 143), leaving the services running; as
+/// PID 1 the same signals (SIGCHLD included) were lost.
+#[test]
+fn sigterm_stops_the_services_even_with_the_web_server_running() {
+    let mut dev = Device::start(vec![sh("idle", "exec sleep 1000")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        let s = dev.service("idle");
+        if let Some(pid) = s["pid"].as_i64() {
+            break pid as i32;
+        }
+        assert!(Instant::now() < deadline, "the service never ran: {s}");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let init = nix::unistd::Pid::from_raw(dev.child.id() as i32);
+    nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "init did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert!(
+        status.success(),
+        "init should stop its services and exit 0 on SIGTERM, not be killed by it: {status:?}"
+    );
+    let service = nix::unistd::Pid::from_raw(pid);
+    let outlived = nix::sys::signal::kill(service, None).is_ok();
+    if outlived {
+        // Clean up what the failing init left behind, by pid.
+        let _ = nix::sys::signal::kill(service, nix::sys::signal::Signal::SIGKILL);
+    }
+    assert!(!outlived, "the service (pid {pid}) outlived init");
+}

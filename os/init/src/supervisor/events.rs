@@ -40,11 +40,19 @@ pub fn handled_signals() -> SigSet {
     set
 }
 
-/// Must run before any thread is started, so that all threads inherit the
-/// mask ("only supervise after the signal handler is set up").
+/// Blocks [`handled_signals`] in the calling thread. Threads inherit the
+/// mask, so this must run before any thread is started (init's web and
+/// probation threads included): a signal a thread does not block may be
+/// delivered to it and never reach the signalfd ("only supervise after the
+/// signal handler is set up").
+pub fn block_handled_signals() -> Result<(), Error> {
+    handled_signals().thread_block().map_err(Error::Signals)
+}
+
+/// Reads [`handled_signals`] from a signalfd on their own thread.
 pub fn watch_signals(tx: Sender<Event>) -> Result<(), Error> {
     let set = handled_signals();
-    set.thread_block().map_err(Error::Signals)?;
+    block_handled_signals()?;
     let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(Error::Signals)?;
     std::thread::Builder::new()
         .name("signals".into())

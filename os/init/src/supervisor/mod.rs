@@ -27,6 +27,8 @@ use service::ServiceState;
 pub use cgroup::DEVICE_ROOT as DEVICE_CGROUP_ROOT;
 pub use spawn::DEFAULT_PATH;
 
+pub use events::block_handled_signals;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("block signals: {0}")]
