@@ -4,7 +4,7 @@
 
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 
-use crate::{ImageError, RemoteError, StoreError};
+use crate::{BlobError, DigestError, ImageError, LayerError, RemoteError, StoreError, UnpackError};
 
 /// Who has to act on a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,16 +23,44 @@ impl StoreError {
     /// Whose fault this failure is.
     pub fn fault(&self) -> Fault {
         match self {
-            StoreError::Io { .. } | StoreError::Blob(_) | StoreError::Task(_) => Fault::Local,
-            StoreError::Digest(_) | StoreError::Unsupported { .. } => Fault::Input,
+            StoreError::Io { .. } | StoreError::Task(_) => Fault::Local,
+            StoreError::Blob(BlobError::Io { .. }) => Fault::Local,
+            StoreError::Blob(BlobError::Digest(e)) | StoreError::Digest(e) => e.fault(),
+            StoreError::Unsupported { .. } => Fault::Input,
             StoreError::Image(ImageError::Reference(_)) => Fault::Input,
             StoreError::Image(_) => Fault::Local,
-            // A layer that does not unpack came from the registry as it is.
-            StoreError::Layer(_) | StoreError::Manifest { .. } | StoreError::Config { .. } => {
-                Fault::Upstream
-            }
+            StoreError::Layer(e) => e.fault(),
+            // What the registry served does not parse as a manifest or config.
+            StoreError::Manifest { .. } | StoreError::Config { .. } => Fault::Upstream,
             StoreError::Remote(e) => e.fault(),
             StoreError::NoPlatform { .. } | StoreError::WrongPlatform { .. } => Fault::NotFound,
+        }
+    }
+}
+
+impl DigestError {
+    /// A malformed digest is the request's (a reference's `@sha256:…`) or
+    /// the registry's (a descriptor); content that does not match its digest
+    /// came from the registry.
+    pub fn fault(&self) -> Fault {
+        match self {
+            DigestError::Invalid { .. } => Fault::Input,
+            _ => Fault::Upstream,
+        }
+    }
+}
+
+impl LayerError {
+    /// A layer that cannot be unpacked safely came from the registry as it
+    /// is; failing to write it out is this device's problem.
+    pub fn fault(&self) -> Fault {
+        match self {
+            LayerError::Io { .. } => Fault::Local,
+            LayerError::Digest(e) => e.fault(),
+            LayerError::Unpack { source, .. } => match source {
+                UnpackError::Entry { .. } => Fault::Local,
+                _ => Fault::Upstream,
+            },
         }
     }
 }
@@ -79,7 +107,7 @@ mod tests {
 
     #[test]
     fn bad_input_missing_images_and_dead_registries_are_told_apart() {
-        let bad_ref = ImageRef::parse("UPPER/case").unwrap_err();
+        let bad_ref = ImageRef::parse("has spaces").unwrap_err();
         assert_eq!(
             StoreError::Image(ImageError::Reference(bad_ref)).fault(),
             Fault::Input
@@ -116,5 +144,20 @@ mod tests {
             StoreError::Digest(Digest::parse("sha256:zz").unwrap_err()).fault(),
             Fault::Input
         );
+        let served = DigestError::Mismatch {
+            what: "layer".into(),
+            expected: Digest::of(b"a"),
+            actual: Digest::of(b"b"),
+        };
+        assert_eq!(
+            StoreError::Blob(BlobError::Digest(served)).fault(),
+            Fault::Upstream
+        );
+        let full = LayerError::Io {
+            diff_id: Digest::of(b"a"),
+            context: "unpack",
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        };
+        assert_eq!(StoreError::Layer(full).fault(), Fault::Local);
     }
 }

@@ -5,10 +5,10 @@
 //! crash or power cut leaves either the old content or the new, never a torn
 //! file, and once this returns the new content survives a power cut.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Every temp file or directory paddock makes starts with this, then the
 /// owning pid and a dash.
@@ -41,8 +41,9 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Replaces `path` with `data` (file mode `mode`), creating its directory if
-/// needed, by the rule in the module comment.
+/// Replaces `path` with `data` (file mode `mode`) by the rule in the module
+/// comment. Its directory must exist: a missing one is an error, never made
+/// here (a missing `/perm` must not be created on the root).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -54,7 +55,6 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
             )))
         }
     };
-    std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix())
         .permissions(std::fs::Permissions::from_mode(mode))
@@ -65,6 +65,56 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     fsync_dir(dir)
 }
 
+/// When this machine booted (`btime` in `/proc/stat`).
+fn boot_time() -> Option<std::time::SystemTime> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let secs: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// Removes temp entries in `dir` whose owning process is gone (a write cut
+/// short by a crash or power cut); returns what was removed. Call it where
+/// a program starts writing into a directory that outlives it.
+pub fn clean_stale_temps(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        // Owned by a live process, and written since boot (a pid from before
+        // a reboot may have been reused).
+        let since_boot = match (entry.metadata().and_then(|m| m.modified()), boot_time()) {
+            (Ok(mtime), Some(boot)) => mtime >= boot,
+            _ => true,
+        };
+        if owner.is_some_and(|p| i32::try_from(p).is_ok_and(crate::process::pid_alive))
+            && since_boot
+        {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(&path)?;
+        } else {
+            fs::remove_file(&path)?;
+        }
+        removed.push(path);
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,7 +122,7 @@ mod tests {
     #[test]
     fn replaces_content_with_the_mode_and_leaves_no_temp_files() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/a.json");
+        let path = dir.path().join("a.json");
         write_atomic(&path, b"one", PRIVATE).unwrap();
         write_atomic(&path, b"two", PUBLIC).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
@@ -103,7 +153,11 @@ mod tests {
     }
 
     #[test]
-    fn a_path_without_a_directory_is_an_error_not_a_panic() {
+    fn a_missing_directory_is_an_error_and_is_not_made() {
         assert!(write_atomic(Path::new("/"), b"x", PRIVATE).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("perm");
+        assert!(write_atomic(&missing.join("seed"), b"x", PRIVATE).is_err());
+        assert!(!missing.exists());
     }
 }

@@ -250,7 +250,9 @@ impl Instance {
         let mut pids = Vec::new();
         if let Ok(entries) = std::fs::read_dir(dir) {
             for e in entries.flatten() {
-                if let Ok(text) = std::fs::read_to_string(e.path().join("status.json")) {
+                if let Ok(text) =
+                    std::fs::read_to_string(e.path().join(paddock_wire::runner::files::STATUS_FILE))
+                {
                     if let Ok(v) = serde_json::from_str::<Value>(&text) {
                         for key in ["monitor_pid", "pid"] {
                             if let Some(p) = v[key].as_i64() {

@@ -8,6 +8,7 @@ pub mod http;
 pub mod image;
 pub mod instance;
 pub mod net;
+#[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod proxy;
 pub mod registry;

@@ -184,10 +184,9 @@ impl Client {
 
 /// The `{"error": …}` of an error answer, else its text, else its status.
 pub fn error_message(status: StatusCode, body: &[u8]) -> String {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    let message = serde_json::from_slice::<paddock_wire::update::ErrorBody>(body)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).trim().to_string());
     if message.is_empty() {
         status.to_string()
     } else {

@@ -69,6 +69,10 @@ pub fn host_key(path: &Path) -> Result<PrivateKey, KeyError> {
 
 /// Writes `data` with `mode` by paddock_sys's atomic write.
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
+    // A key write cut short by a power cut left its temp file on /perm.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = paddock_sys::fs::clean_stale_temps(dir);
+    }
     paddock_sys::fs::write_atomic(path, data, mode).map_err(|source| KeyError::Write {
         path: path.to_path_buf(),
         source,

@@ -13,13 +13,16 @@ pub struct WriteError {
 }
 
 /// Writes a file others read (mode 0644), by paddock_sys's one rule.
+/// Its directory (`/run`, `/run/paddock`) is made if missing.
 pub fn write_public(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
-    paddock_sys::fs::write_atomic(path, contents, paddock_sys::fs::PUBLIC).map_err(|source| {
-        WriteError {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    let err = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    paddock_sys::fs::write_atomic(path, contents, paddock_sys::fs::PUBLIC).map_err(err)
 }
 
 pub fn resolv_conf(dns: &[IpAddr], domain: Option<&str>) -> String {

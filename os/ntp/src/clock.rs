@@ -24,5 +24,8 @@ type libc_nsec_t = nix::libc::c_long;
 /// Writes the marker atomically (paddock_sys: temp file, fsync, rename):
 /// its appearance is the signal init and paddockd wait for.
 pub fn write_marker(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     paddock_sys::fs::write_atomic(path, contents.as_bytes(), paddock_sys::fs::PUBLIC)
 }

@@ -56,5 +56,9 @@ pub fn read_seed(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 pub fn save_fresh(path: &Path, urandom: &Path, size: usize) -> std::io::Result<()> {
     let mut seed = vec![0u8; size.min(MAX_SEED)];
     File::open(urandom)?.read_exact(&mut seed)?;
+    // A save cut short by a power cut left its temp file on /perm.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = paddock_sys::fs::clean_stale_temps(dir);
+    }
     paddock_sys::fs::write_atomic(path, &seed, paddock_sys::fs::PRIVATE)
 }

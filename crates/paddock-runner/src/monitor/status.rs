@@ -57,7 +57,7 @@ pub struct StatusError {
 /// Writes `status` to `dir/status.json` atomically (paddock_sys's rule).
 pub fn write(dir: &Path, status: &Status) -> Result<(), StatusError> {
     let path = dir.join(paddock_wire::runner::files::STATUS_FILE);
-    paddock_sys::fs::write_atomic(&path, &status.to_line(), paddock_sys::fs::PRIVATE)
+    paddock_sys::fs::write_atomic(&path, &status.to_line(), paddock_sys::fs::PUBLIC)
         .map_err(|source| StatusError { path, source })
 }
 

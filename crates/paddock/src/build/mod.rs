@@ -33,6 +33,7 @@ pub use ids::Ids;
 
 use crate::instance::Instance;
 use error::io_err;
+use paddock_wire::build_info::{BuildInfo, KernelPackage};
 
 /// Partition names, in disk order.
 pub const ESP: &str = "esp";
@@ -231,18 +232,22 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         env!("CARGO_PKG_VERSION"),
         &content_hash[..12]
     );
-    let build_json = serde_json::json!({
-        "version": image_version,
-        "build_time": chrono::DateTime::from_timestamp(i64::try_from(epoch).unwrap_or(0), 0)
+    let build_json = BuildInfo {
+        version: Some(image_version.clone()),
+        build_time: chrono::DateTime::from_timestamp(i64::try_from(epoch).unwrap_or(0), 0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        "kernel": kernel.release,
-        "instance": c.hostname,
-        "paddock_version": env!("CARGO_PKG_VERSION"),
-        "source_date_epoch": epoch,
-        "hostname": c.hostname,
-        "kernel_package": { "package": kernel.package, "version": kernel.package_version, "release": kernel.release },
-        "preloaded": images,
-    });
+        kernel: Some(kernel.release.clone()),
+        instance: Some(c.hostname.clone()),
+        paddock_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        source_date_epoch: Some(epoch),
+        hostname: Some(c.hostname.clone()),
+        kernel_package: Some(KernelPackage {
+            package: kernel.package.clone(),
+            version: kernel.package_version.clone(),
+            release: kernel.release.clone(),
+        }),
+        preloaded: images.clone(),
+    };
     rootfs::write(
         &etc.join("build.json"),
         &serde_json::to_vec_pretty(&build_json).map_err(|e| BuildError::Layout(e.to_string()))?,

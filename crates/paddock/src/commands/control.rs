@@ -23,11 +23,7 @@ pub async fn container(client: &Client, name: &str, action: &str) -> anyhow::Res
         paddock_wire::api::path::percent_encode(name)
     );
     let status: ContainerStatus = client.json("POST", &path, None).await?;
-    println!(
-        "{}: {}",
-        status.name,
-        format!("{:?}", status.state).to_lowercase()
-    );
+    println!("{}: {}", status.name, status.state.as_str());
     Ok(0)
 }
 

@@ -26,7 +26,11 @@ pub async fn run(
         "/v1/containers/{}/exec",
         paddock_wire::api::path::percent_encode(name)
     );
-    let body = serde_json::json!({ "cmd": command, "tty": tty, "env": env });
+    let body = serde_json::to_value(paddock_wire::api::exec::ExecRequest {
+        cmd: command,
+        tty,
+        env,
+    })?;
     let resp = client.send("POST", &path, Some(body), true).await?;
     let status = resp.status();
     if status != hyper::StatusCode::SWITCHING_PROTOCOLS {

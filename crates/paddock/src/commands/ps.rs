@@ -46,8 +46,8 @@ pub async fn run(client: &Client, json: bool) -> anyhow::Result<i32> {
 
 fn container_state(c: &ContainerStatus) -> String {
     match c.health {
-        Some(h) => format!("{:?} ({:?})", c.state, h).to_lowercase(),
-        None => format!("{:?}", c.state).to_lowercase(),
+        Some(h) => format!("{} ({})", c.state.as_str(), h.as_str()),
+        None => c.state.as_str().to_string(),
     }
 }
 

@@ -276,12 +276,18 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
     );
     let deadline = Instant::now() + args.timeout;
     let mut last = String::new();
+    // While it reboots the device does not answer; the last reason is shown
+    // if no verdict comes (an answer we cannot read is one).
+    let mut last_error = None;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        if let Ok(st) = device
+        let polled = device
             .json_within::<UpdateStatus>(POLL_LIMIT, "GET", "/update/status", None)
-            .await
-        {
+            .await;
+        if let Err(e) = &polled {
+            last_error = Some(format!("{e:#}"));
+        }
+        if let Ok(st) = polled {
             let running = st.slot;
             let running_version = st.version.as_deref().unwrap_or("?");
             let state = st.newest_entry(target).map(|e| e.state);
@@ -314,9 +320,10 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
         }
         if Instant::now() > deadline {
             bail!(
-                "the device did not report a verdict within {:?} (last seen: {})",
+                "the device did not report a verdict within {:?} (last seen: {}; last error: {})",
                 args.timeout,
-                if last.is_empty() { "never" } else { &last }
+                if last.is_empty() { "never" } else { &last },
+                last_error.as_deref().unwrap_or("none")
             );
         }
     }

@@ -92,10 +92,14 @@ impl Allocations {
 
     pub fn save(&self) -> Result<(), AllocationError> {
         let json = serde_json::to_vec_pretty(&self.containers).unwrap_or_default();
-        write_atomic(&self.path, &json, PRIVATE).map_err(|source| AllocationError::Write {
+        let err = |source| AllocationError::Write {
             path: self.path.clone(),
             source,
-        })
+        };
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        write_atomic(&self.path, &json, PRIVATE).map_err(err)
     }
 
     /// `name`'s address, allocating the lowest free one (after the gateway)

@@ -74,9 +74,8 @@ impl Failures {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                let e = e.into();
-                tracing::warn!(error = %e, "network teardown step failed; continuing");
-                match e {
+                // Not logged here: the caller logs the collected failures once.
+                match e.into() {
                     NetworkError::Teardown(inner) => self.0.extend(inner),
                     e => self.0.push(e),
                 }

@@ -23,6 +23,8 @@ pub enum StartError {
     },
     #[error("reading the image store: {0}")]
     Store(#[source] StoreError),
+    #[error("reading the image config: {0}")]
+    ImageConfig(#[source] StoreError),
     /// Preparing the bundle: its directories, identity file or config.json.
     #[error("{action} {}: {source}", path.display())]
     Bundle {
@@ -33,7 +35,7 @@ pub enum StartError {
     },
     #[error("mounting the rootfs: {0}")]
     Rootfs(#[source] paddock_store::overlay::OverlayError),
-    #[error("writing the container's /etc files: {0}")]
+    #[error("{0}")]
     EtcFiles(#[source] crate::host::etc_files::EtcFilesError),
     #[error("network: {0}")]
     Network(#[source] NetworkError),
@@ -58,7 +60,9 @@ impl StartError {
     /// device).
     pub fn fault(&self) -> Fault {
         match self {
-            StartError::Pull { source, .. } | StartError::Store(source) => source.fault(),
+            StartError::Pull { source, .. }
+            | StartError::Store(source)
+            | StartError::ImageConfig(source) => source.fault(),
             StartError::NotPulled { .. } => Fault::NotFound,
             StartError::SharedNamespace(_) | StartError::Spec(_) => Fault::Input,
             StartError::Bundle { .. }

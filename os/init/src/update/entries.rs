@@ -72,6 +72,9 @@ pub fn write(esp: &Path, file: &str, contents: &str) -> Result<Entry, UpdateErro
     let entry = Entry::parse(file)
         .ok_or_else(|| UpdateError::BadRequest(format!("{file:?} is not an entry name")))?;
     let dir = esp.join(ENTRIES_DIR);
+    std::fs::create_dir_all(&dir).map_err(UpdateError::io("creating", &dir))?;
+    // An entry write cut short by a power cut left its temp file here.
+    let _ = paddock_sys::fs::clean_stale_temps(&dir);
     let path = dir.join(file);
     paddock_sys::fs::write_atomic(&path, contents.as_bytes(), paddock_sys::fs::PUBLIC)
         .map_err(UpdateError::io("writing", &path))?;

@@ -46,11 +46,11 @@ pub async fn page(
         health = opt(status.health.map(|h| h.as_str())),
         image = esc(&status.image),
         digest = opt(status.image_digest.as_deref()),
-        pid = opt(status.pid),
+        pid = code(status.pid),
         started = opt(status.started_at.as_deref()),
         finished = opt(status.finished_at.as_deref()),
-        restarts = status.restarts,
-        code = opt(status.last_exit_code),
+        restarts = code(Some(status.restarts)),
+        code = code(status.last_exit_code),
         err = opt(status.last_error.as_deref()),
         mem = memory(status.memory_bytes),
         addr = opt(status.address.as_deref()),
@@ -65,6 +65,12 @@ pub async fn page(
         html::log_view(&[], &format!("{base}/logs")),
     );
     Ok(html::page(&state.hostname, &format!("container {name}"), &body).into_response())
+}
+
+/// A number as the page shows it: in `<code>`, or `-`.
+fn code<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| format!("<code>{v}</code>"))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The bind mounts, one a line.

@@ -96,10 +96,9 @@ pub async fn container(
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        let message = serde_json::from_slice::<paddock_wire::update::ErrorBody>(&bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
         return Err(WebError::Upstream {
             status,
             message: format!("paddockd: {message}"),

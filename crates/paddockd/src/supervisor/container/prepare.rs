@@ -99,6 +99,7 @@ impl ContainerTask {
                 let _ = std::fs::remove_dir_all(bundle.join(dir));
             }
             let path = self.identity_file();
+            std::fs::create_dir_all(&bundle).map_err(StartError::bundle("creating", &bundle))?;
             let json = serde_json::to_vec_pretty(&identity)
                 .map_err(|e| StartError::bundle("encoding", &path)(e.into()))?;
             write_atomic(&path, &json, PRIVATE).map_err(StartError::bundle("writing", &path))?;
@@ -129,7 +130,7 @@ impl ContainerTask {
             .shared
             .store
             .image_config(&image)
-            .map_err(StartError::Store)?;
+            .map_err(StartError::ImageConfig)?;
         let mut manifest = self.manifest.clone();
         manifest.hostname = Some(hostname);
         if matches!(manifest.network, NetworkMode::Container(_)) && network_namespace.is_none() {
