@@ -60,6 +60,17 @@ pub fn builder(root: &Path, id: &str) -> Result<ContainerBuilder, ContainerError
         .map_err(err)
 }
 
+/// Starts a created container; returns its init's pid.
+pub fn start(created: &mut Container, id: &str) -> anyhow::Result<nix::unistd::Pid> {
+    use anyhow::Context;
+    created
+        .start()
+        .with_context(|| format!("start container {id}"))?;
+    created
+        .pid()
+        .with_context(|| format!("container {id} has no pid"))
+}
+
 /// Loads an existing container (its status refreshed from /proc).
 pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
     let dir = dir(root, id);

@@ -19,21 +19,3 @@ pub fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
     std::fs::rename(&staging, path)?;
     Ok(listener)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_a_stale_socket_and_is_root_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run/x.sock");
-        drop(bind_private(&path).unwrap());
-        // The first listener is gone; its file stays behind, stale.
-        let _listener = bind_private(&path).unwrap();
-        std::os::unix::net::UnixStream::connect(&path).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        assert!(!path.with_extension("sock.new").exists());
-    }
-}

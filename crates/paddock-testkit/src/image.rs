@@ -110,7 +110,7 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
-/// What `paddock build --bin-dir DIR` takes from DIR (image-tools'
+/// What `paddock build --bin-dir DIR` takes from DIR (crates/paddock's
 /// `build::binaries::SYSTEM`).
 pub const SYSTEM_BINARIES: [&str; 8] = [
     "paddock-init",

@@ -26,3 +26,16 @@ pub mod runner;
 pub mod slot;
 pub mod system;
 pub mod update;
+
+/// Asserts that `value` survives JSON encoding and decoding unchanged;
+/// returns the JSON. Every wire type's tests use it.
+#[cfg(test)]
+pub(crate) fn round_trip<T>(value: &T) -> String
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let text = serde_json::to_string(value).expect("encode");
+    let back: T = serde_json::from_str(&text).expect("decode");
+    assert_eq!(&back, value, "{text}");
+    text
+}

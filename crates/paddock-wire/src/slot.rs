@@ -89,9 +89,7 @@ mod tests {
     #[test]
     fn round_trips_as_its_letter() {
         for slot in [Slot::A, Slot::B] {
-            let text = serde_json::to_string(&slot).unwrap();
-            assert_eq!(text, format!("\"{slot}\""));
-            assert_eq!(serde_json::from_str::<Slot>(&text).unwrap(), slot);
+            assert_eq!(crate::round_trip(&slot), format!("\"{slot}\""));
         }
         assert!(serde_json::from_str::<Slot>("\"c\"").is_err());
         assert!(serde_json::from_str::<Slot>("\"ab\"").is_err());

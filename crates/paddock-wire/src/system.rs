@@ -1,5 +1,5 @@
 //! `/etc/paddock/system.json`: what init needs to know about the device,
-//! written by `paddock build` (image-tools) with this very struct.
+//! written by `paddock build` (crates/paddock) with this very struct.
 //!
 //! Wire type: field names are the JSON schema documented in os/README.md;
 //! unknown fields are rejected so a typo in a build does not go unnoticed.

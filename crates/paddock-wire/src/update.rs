@@ -106,11 +106,7 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug>(v: T) {
-        let text = serde_json::to_string(&v).unwrap();
-        assert_eq!(serde_json::from_str::<T>(&text).unwrap(), v, "{text}");
-    }
+    use crate::round_trip;
 
     #[test]
     fn every_body_round_trips() {
@@ -145,18 +141,18 @@ mod tests {
             },
         };
         assert_eq!(status.newest_entry(Slot::B).unwrap().generation, 3);
-        round_trip(status);
-        round_trip(w);
-        round_trip(SwitchRequest {
+        round_trip(&status);
+        round_trip(&w);
+        round_trip(&SwitchRequest {
             version: Some("v2".into()),
         });
-        round_trip(Switched {
+        round_trip(&Switched {
             slot: Slot::B,
             entry: "paddock-00000004-b+2.conf".into(),
             generation: 4,
             tries: 2,
         });
-        round_trip(ErrorBody {
+        round_trip(&ErrorBody {
             error: "busy".into(),
         });
     }

@@ -71,12 +71,7 @@ pub fn run(global: &Global, args: &liboci_cli::Run) -> Result<i32> {
             }
             None => None,
         };
-        created
-            .start()
-            .with_context(|| format!("start container {id}"))?;
-        let pid = created
-            .pid()
-            .with_context(|| format!("container {id} has no pid"))?;
+        let pid = container::start(&mut created, id)?;
         Ok((master, pid))
     })();
     let (master, pid) = match started {

@@ -84,12 +84,7 @@ pub fn launch(global: &Global, args: &Monitor) -> Result<Launched> {
         for (fd, stream) in readers {
             outputs.push(Output::new(fd, stream).context("output pipe")?);
         }
-        created
-            .start()
-            .with_context(|| format!("start container {id}"))?;
-        let pid = created
-            .pid()
-            .with_context(|| format!("container {id} has no pid"))?;
+        let pid = container::start(&mut created, id)?;
         Ok(Launched { pid, outputs })
     })();
     if started.is_err() {

@@ -27,8 +27,7 @@ mod tests {
             tty: true,
             env: vec!["TERM=xterm".into()],
         };
-        let back: ExecRequest = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
-        assert_eq!(back, r);
+        crate::round_trip(&r);
         let short: ExecRequest = serde_json::from_str(r#"{"cmd":["ls"]}"#).unwrap();
         assert_eq!((short.tty, short.env.len()), (false, 0));
     }

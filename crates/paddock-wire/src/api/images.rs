@@ -19,8 +19,7 @@ mod tests {
         let r = ImageRequest {
             reference: "localhost:5000/a/b:1".into(),
         };
-        let text = serde_json::to_string(&r).unwrap();
+        let text = crate::round_trip(&r);
         assert_eq!(text, r#"{"reference":"localhost:5000/a/b:1"}"#);
-        assert_eq!(serde_json::from_str::<ImageRequest>(&text).unwrap(), r);
     }
 }

@@ -144,8 +144,7 @@ mod tests {
             target: "/www".into(),
             read_only: true,
         }];
-        let text = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<ContainerStatus>(&text).unwrap(), c);
+        crate::round_trip(&c);
         for state in [
             State::Waiting,
             State::Pulling,

@@ -129,12 +129,7 @@ fn json_line<T: Serialize>(value: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug>(v: T) {
-        let text = serde_json::to_string(&v).unwrap();
-        let back: T = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, v, "{text}");
-    }
+    use crate::round_trip;
 
     #[test]
     fn requests_round_trip_and_read_as_documented() {
@@ -158,7 +153,7 @@ mod tests {
                 follow: false,
             },
         ] {
-            round_trip(r);
+            round_trip(&r);
         }
         let parse = |s: &str| serde_json::from_str::<Request>(s);
         assert_eq!(parse(r#"{"op":"status"}"#).unwrap(), Request::Status);
@@ -182,12 +177,12 @@ mod tests {
 
     #[test]
     fn answers_and_statuses_round_trip() {
-        round_trip(Answer::from(Ok(())));
-        round_trip(Answer::from(Err("no such signal".to_string())));
+        round_trip(&Answer::from(Ok(())));
+        round_trip(&Answer::from(Err("no such signal".to_string())));
         assert_eq!(Answer::from(Ok(())).to_line(), b"{\"ok\":true}\n");
         let mut s = Status::creating("web", 10);
         assert!(s.is_running());
-        round_trip(s.clone());
+        round_trip(&s);
         s.state = State::Exited;
         s.exit_code = Some(143);
         s.exit_signal = Some(15);
@@ -196,6 +191,6 @@ mod tests {
         assert_eq!(line.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["state"], "exited");
-        round_trip(s);
+        round_trip(&s);
     }
 }

@@ -24,7 +24,7 @@ pub const SYSTEM: &[&str] = &[
     "paddockd",
     "paddock-runner",
     "paddock-breakglass",
-    // The CLI (package paddock, image-tools/): talks to the local
+    // The CLI (package paddock, crates/paddock/): talks to the local
     // paddockd socket, for `ssh -t HOST paddock exec -it NAME -- sh`.
     "paddock",
 ];

@@ -128,12 +128,7 @@ where
     let out = pump(stdout, writer.clone(), Frame::Stdout);
     let err = pump(stderr, writer.clone(), Frame::Stderr);
     let (_, _, status) = tokio::join!(out, err, child.wait());
-    exited.store(true, std::sync::atomic::Ordering::SeqCst);
-    input.abort();
-    let code = status.map(exit_code).unwrap_or(-1);
-    let mut w = writer.lock().await;
-    write_frame(&mut *w, &Frame::Exit(code)).await?;
-    w.shutdown().await
+    finish(&exited, input, status, &writer).await
 }
 
 /// Spawns the runner; if that fails, tells the client (error, then exit).
@@ -260,6 +255,17 @@ where
         }
         _ = &mut out => child.wait().await,
     };
+    finish(&exited, input, status, &writer).await
+}
+
+/// The process is done: stop reading the client, send its exit code last
+/// and close.
+async fn finish<W: AsyncWrite + Unpin>(
+    exited: &std::sync::atomic::AtomicBool,
+    input: tokio::task::JoinHandle<()>,
+    status: std::io::Result<std::process::ExitStatus>,
+    writer: &tokio::sync::Mutex<W>,
+) -> std::io::Result<()> {
     exited.store(true, std::sync::atomic::Ordering::SeqCst);
     input.abort();
     let code = status.map(exit_code).unwrap_or(-1);
