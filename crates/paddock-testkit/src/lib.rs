@@ -12,6 +12,7 @@ pub mod net;
 pub mod openapi;
 pub mod proxy;
 pub mod registry;
+pub mod staged_disk;
 pub mod terminal;
 pub mod token;
 

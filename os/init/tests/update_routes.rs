@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use paddock_init::update::{router_with, Device, Esp, UpdateState};
+use paddock_testkit::staged_disk::{self, StagedDisk};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
@@ -21,34 +22,7 @@ struct Staged {
 /// Disk `vda`: vda1 root-a, vda2 root-b (1 MiB files), GUIDs 0x11…, 0x22….
 fn stage(running: char) -> Staged {
     let tmp = tempfile::tempdir().unwrap();
-    let (sys, dev) = (tmp.path().join("sys"), tmp.path().join("dev"));
-    let disk_dir = sys.join("devices/virtio1/block/vda");
-    std::fs::create_dir_all(disk_dir.join("queue")).unwrap();
-    std::fs::write(disk_dir.join("queue/logical_block_size"), "512\n").unwrap();
-    std::fs::create_dir_all(sys.join("class/block")).unwrap();
-    std::fs::create_dir_all(&dev).unwrap();
-    for (n, name) in [(1, "root-a"), (2, "root-b")] {
-        let part = disk_dir.join(format!("vda{n}"));
-        std::fs::create_dir_all(&part).unwrap();
-        std::fs::write(part.join("partition"), format!("{n}\n")).unwrap();
-        std::fs::write(
-            part.join("uevent"),
-            format!("MAJOR=254\nPARTN={n}\nDEVNAME=vda{n}\nPARTNAME={name}\n"),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink(&part, sys.join(format!("class/block/vda{n}"))).unwrap();
-        std::fs::write(dev.join(format!("vda{n}")), vec![0u8; 1 << 20]).unwrap();
-    }
-    let mut img = vec![0u8; 512 * 40];
-    img[512..520].copy_from_slice(b"EFI PART");
-    img[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
-    img[512 + 80..512 + 84].copy_from_slice(&128u32.to_le_bytes());
-    img[512 + 84..512 + 88].copy_from_slice(&128u32.to_le_bytes());
-    for (i, fill) in [(0usize, 0x11u8), (1, 0x22)] {
-        let at = 1024 + i * 128 + 16;
-        img[at..at + 16].copy_from_slice(&[fill; 16]);
-    }
-    std::fs::write(dev.join("vda"), img).unwrap();
+    let StagedDisk { sys, dev } = staged_disk::stage(tmp.path());
     let esp = tmp.path().join("esp");
     std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
     std::fs::write(

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Containers by what `apply` did to them.
+/// Containers by what `apply` did to them (a list a paddockd does not send
+/// reads as empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ApplyReport {
     pub started: Vec<String>,
     pub recreated: Vec<String>,
@@ -28,5 +30,7 @@ mod tests {
             ..ApplyReport::default()
         };
         crate::round_trip(&r);
+        let older: ApplyReport = serde_json::from_str(r#"{"started":["a"]}"#).unwrap();
+        assert_eq!(older.started, ["a"]);
     }
 }

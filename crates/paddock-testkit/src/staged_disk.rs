@@ -1,0 +1,45 @@
+//! A disk staged in files, as init's updater sees a real one: sysfs entries
+//! for `vda` with partitions vda1 `root-a` and vda2 `root-b` (1 MiB plain
+//! files under `dev/`) and a GPT header whose partition GUIDs are 0x11… and
+//! 0x22…. The update routes run against it on the host.
+
+use std::path::{Path, PathBuf};
+
+/// Where the staged disk's `sys/` and `dev/` are.
+pub struct StagedDisk {
+    pub sys: PathBuf,
+    pub dev: PathBuf,
+}
+
+/// Stages the disk under `dir`.
+pub fn stage(dir: &Path) -> StagedDisk {
+    let (sys, dev) = (dir.join("sys"), dir.join("dev"));
+    let disk_dir = sys.join("devices/virtio1/block/vda");
+    std::fs::create_dir_all(disk_dir.join("queue")).unwrap();
+    std::fs::write(disk_dir.join("queue/logical_block_size"), "512\n").unwrap();
+    std::fs::create_dir_all(sys.join("class/block")).unwrap();
+    std::fs::create_dir_all(&dev).unwrap();
+    for (n, name) in [(1, "root-a"), (2, "root-b")] {
+        let part = disk_dir.join(format!("vda{n}"));
+        std::fs::create_dir_all(&part).unwrap();
+        std::fs::write(part.join("partition"), format!("{n}\n")).unwrap();
+        std::fs::write(
+            part.join("uevent"),
+            format!("MAJOR=254\nPARTN={n}\nDEVNAME=vda{n}\nPARTNAME={name}\n"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&part, sys.join(format!("class/block/vda{n}"))).unwrap();
+        std::fs::write(dev.join(format!("vda{n}")), vec![0u8; 1 << 20]).unwrap();
+    }
+    let mut img = vec![0u8; 512 * 40];
+    img[512..520].copy_from_slice(b"EFI PART");
+    img[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
+    img[512 + 80..512 + 84].copy_from_slice(&128u32.to_le_bytes());
+    img[512 + 84..512 + 88].copy_from_slice(&128u32.to_le_bytes());
+    for (i, fill) in [(0usize, 0x11u8), (1, 0x22)] {
+        let at = 1024 + i * 128 + 16;
+        img[at..at + 16].copy_from_slice(&[fill; 16]);
+    }
+    std::fs::write(dev.join("vda"), img).unwrap();
+    StagedDisk { sys, dev }
+}
