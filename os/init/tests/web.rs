@@ -660,3 +660,26 @@ fn sigterm_stops_the_services_even_with_the_web_server_running() {
     }
     assert!(!outlived, "the service (pid {pid}) outlived init");
 }
+
+/// `POST /poweroff` is answered before init goes down, every time: init
+/// used to be asked first and could exit (outside PID 1, as soon as its
+/// services stopped) before the web thread wrote the answer.
+#[test]
+fn poweroff_is_answered_and_then_init_goes_down() {
+    for round in 0..10 {
+        let mut dev = Device::start(vec![sh("idle", "exec sleep 1000")]);
+        let auth = basic(PASSWORD);
+        let r = dev.http(
+            "POST",
+            "/poweroff",
+            &[("Authorization", &auth), ("Accept", "application/json")],
+            "",
+        );
+        assert_eq!((r.status, r.body.as_str()), (200, "{}"), "round {round}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while dev.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "round {round}: init did not go down");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
