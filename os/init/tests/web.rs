@@ -678,7 +678,10 @@ fn poweroff_is_answered_and_then_init_goes_down() {
         assert_eq!((r.status, r.body.as_str()), (200, "{}"), "round {round}");
         let deadline = Instant::now() + Duration::from_secs(10);
         while dev.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "round {round}: init did not go down");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: init did not go down"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
