@@ -344,41 +344,21 @@ fn init_and_paddockd_answer_as_documented() {
 /// The staged disk (paddock_testkit::staged_disk), an ESP directory with one
 /// entry per slot, and build.json and system.json.
 fn staged_device(dir: &std::path::Path, running: char) -> (Device, PathBuf) {
-    let StagedDisk { sys, dev } = staged_disk::stage(dir);
-    let esp = dir.join("esp");
-    std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
-    std::fs::write(
-        esp.join("loader/entries/paddock-00000002-a.conf"),
-        "title a\n",
-    )
-    .unwrap();
-    std::fs::write(
-        esp.join("loader/entries/paddock-00000001-b+1-1.conf"),
-        "title b\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("cmdline"),
-        format!("root=x paddock.slot={running}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("build.json"),
+    let staged = staged_disk::stage_device(
+        dir,
+        running,
+        &["paddock-00000002-a.conf", "paddock-00000001-b+1-1.conf"],
         r#"{"version":"v1","build_time":"2026-01-01T00:00:00Z"}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("system.json"),
-        r#"{"hostname":"t","update":{"tries":3}}"#,
-    )
-    .unwrap();
+    );
+    let StagedDisk { sys, dev } = staged.disk;
+    let esp = staged.esp;
     let device = Device {
-        cmdline: dir.join("cmdline"),
+        cmdline: staged.cmdline,
         sys_block: sys.join("class/block"),
         dev,
         esp: Esp::Dir(esp.clone()),
-        build_json: dir.join("build.json"),
-        system_json: dir.join("system.json"),
+        build_json: staged.build_json,
+        system_json: staged.system_json,
     };
     (device, esp)
 }

@@ -1,7 +1,9 @@
 //! A disk staged in files, as init's updater sees a real one: sysfs entries
 //! for `vda` with partitions vda1 `root-a` and vda2 `root-b` (1 MiB plain
 //! files under `dev/`) and a GPT header whose partition GUIDs are 0x11… and
-//! 0x22…. The update routes run against it on the host.
+//! 0x22…; with [`stage_device`] also an ESP directory, a kernel command
+//! line, build.json and system.json. The update routes run against it on
+//! the host.
 
 use std::path::{Path, PathBuf};
 
@@ -42,4 +44,40 @@ pub fn stage(dir: &Path) -> StagedDisk {
     }
     std::fs::write(dev.join("vda"), img).unwrap();
     StagedDisk { sys, dev }
+}
+
+/// The staged disk and the rest of what init's updater reads.
+pub struct StagedDevice {
+    pub disk: StagedDisk,
+    /// The ESP, a directory, with `loader/entries/ENTRY` for each entry.
+    pub esp: PathBuf,
+    /// `root=x paddock.slot=RUNNING`.
+    pub cmdline: PathBuf,
+    pub build_json: PathBuf,
+    /// `{"hostname":"t","update":{"tries":3}}`.
+    pub system_json: PathBuf,
+}
+
+/// Stages the disk, the ESP with `entries` (empty files but a title), the
+/// command line of slot `running` and `build_json` under `dir`.
+pub fn stage_device(dir: &Path, running: char, entries: &[&str], build_json: &str) -> StagedDevice {
+    let disk = stage(dir);
+    let esp = dir.join("esp");
+    std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
+    for entry in entries {
+        std::fs::write(esp.join("loader/entries").join(entry), "title t\n").unwrap();
+    }
+    let cmdline = dir.join("cmdline");
+    std::fs::write(&cmdline, format!("root=x paddock.slot={running}\n")).unwrap();
+    let build = dir.join("build.json");
+    std::fs::write(&build, build_json).unwrap();
+    let system_json = dir.join("system.json");
+    std::fs::write(&system_json, r#"{"hostname":"t","update":{"tries":3}}"#).unwrap();
+    StagedDevice {
+        disk,
+        esp,
+        cmdline,
+        build_json: build,
+        system_json,
+    }
 }

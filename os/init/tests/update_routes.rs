@@ -22,41 +22,21 @@ struct Staged {
 /// Disk `vda`: vda1 root-a, vda2 root-b (1 MiB files), GUIDs 0x11…, 0x22….
 fn stage(running: char) -> Staged {
     let tmp = tempfile::tempdir().unwrap();
-    let StagedDisk { sys, dev } = staged_disk::stage(tmp.path());
-    let esp = tmp.path().join("esp");
-    std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
-    std::fs::write(
-        esp.join("loader/entries/paddock-00000002-a.conf"),
-        "title a\n",
-    )
-    .unwrap();
-    std::fs::write(
-        esp.join("loader/entries/paddock-00000001-b.conf"),
-        "title b\n",
-    )
-    .unwrap();
-    std::fs::write(
-        tmp.path().join("cmdline"),
-        format!("root=x paddock.slot={running}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        tmp.path().join("build.json"),
+    let staged = staged_disk::stage_device(
+        tmp.path(),
+        running,
+        &["paddock-00000002-a.conf", "paddock-00000001-b.conf"],
         r#"{"version":"v1","build_time":"2026-01-01T00:00:00Z","kernel":"6.1.0"}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        tmp.path().join("system.json"),
-        r#"{"hostname":"t","update":{"tries":3}}"#,
-    )
-    .unwrap();
+    );
+    let StagedDisk { sys, dev } = staged.disk;
+    let esp = staged.esp;
     let device = Device {
-        cmdline: tmp.path().join("cmdline"),
+        cmdline: staged.cmdline,
         sys_block: sys.join("class/block"),
         dev: dev.clone(),
         esp: Esp::Dir(esp.clone()),
-        build_json: tmp.path().join("build.json"),
-        system_json: tmp.path().join("system.json"),
+        build_json: staged.build_json,
+        system_json: staged.system_json,
     };
     Staged {
         _tmp: tmp,
