@@ -46,5 +46,7 @@ mod tests {
         let r = "localhost:5000/demo/busybox:latest";
         assert_eq!(percent_decode(&percent_encode(r)), r);
         assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_encode("web-1.a_b~"), "web-1.a_b~");
+        assert_eq!(percent_encode("a/../b c"), "a%2F..%2Fb%20c");
     }
 }

@@ -92,15 +92,4 @@ pub async fn json(socket: &Path, method: Method, path: &str) -> Result<Value, We
 }
 
 /// A name as one percent-encoded path segment.
-pub fn segment(name: &str) -> String {
-    paddock_wire::api::path::percent_encode(name)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn segment_encodes() {
-        assert_eq!(super::segment("web-1.a_b~"), "web-1.a_b~");
-        assert_eq!(super::segment("a/../b c"), "a%2F..%2Fb%20c");
-    }
-}
+pub use paddock_wire::api::path::percent_encode as segment;
