@@ -118,6 +118,29 @@ pub fn kernel_cmdline(slot: Slot, root_partuuid: &str) -> String {
     )
 }
 
+/// The longest version a loader entry's title takes.
+pub const VERSION_MAX: usize = 64;
+
+/// Checks a version before it goes into an entry's title: 1 to
+/// [`VERSION_MAX`] of `A-Z a-z 0-9 . + _ ~ -`. Anything else (a newline
+/// would start a new `options` line) is refused with the reason.
+pub fn check_version(version: &str) -> Result<(), String> {
+    if version.is_empty() || version.len() > VERSION_MAX {
+        return Err(format!(
+            "version {version:?}: expected 1 to {VERSION_MAX} characters"
+        ));
+    }
+    match version
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ".+_~-".contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "version {version:?}: {c:?} is not allowed (only A-Z a-z 0-9 . + _ ~ -)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The contents of a slot's entry: its kernel and initramfs on the ESP
 /// (`/paddock/<slot>/…`) and its root partition.
 pub fn contents(slot: Slot, generation: u64, root_partuuid: &str, version: &str) -> String {
@@ -129,4 +152,25 @@ pub fn contents(slot: Slot, generation: u64, root_partuuid: &str, version: &str)
          options {}\n",
         kernel_cmdline(slot, root_partuuid)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_cannot_add_lines_to_an_entry() {
+        assert!(check_version("0.1.0+1767225600.0123456789ab").is_ok());
+        for bad in [
+            "",
+            "v1\noptions init=/bin/sh",
+            "v1 options",
+            "v1\r",
+            &"9".repeat(VERSION_MAX + 1),
+        ] {
+            assert!(check_version(bad).is_err(), "{bad:?} was accepted");
+        }
+        let err = check_version("v1\noptions x").unwrap_err();
+        assert!(err.contains("'\\n' is not allowed"), "{err}");
+    }
 }

@@ -22,6 +22,9 @@ pub struct BuildInfo {
     /// paddock's version, the epoch and a hash of the root's contents:
     /// `0.1.0+1700000000.0123456789ab`.
     pub version: Option<String>,
+    /// The build's place in the instance's order (the signed statement's
+    /// `generation`; anti-rollback compares it).
+    pub generation: Option<u64>,
     /// RFC 3339, from `SOURCE_DATE_EPOCH`.
     pub build_time: Option<String>,
     /// The kernel release (`uname -r`).
@@ -53,6 +56,7 @@ mod tests {
     fn round_trips_and_reads_partial_records() {
         let b = BuildInfo {
             version: Some("0.1.0+1.abc".into()),
+            generation: Some(2),
             build_time: Some("2026-12-07T00:00:00Z".into()),
             kernel: Some("6.1.0-28-cloud-amd64".into()),
             instance: Some("box".into()),

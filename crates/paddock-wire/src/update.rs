@@ -42,6 +42,9 @@ pub struct EntryStatus {
 /// The pieces of the inactive slot written and verified in this boot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verified {
+    /// The signed statement accepted for this update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Accepted>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<Written>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +67,17 @@ pub struct UpdateStatus {
     pub version: Option<String>,
     pub build_time: Option<String>,
     pub kernel: Option<String>,
+    /// `build.json`'s generation of the running root.
+    #[serde(default)]
+    pub generation: Option<u64>,
+    /// The highest generation this device has marked good: an update must
+    /// be above it.
+    #[serde(default)]
+    pub rollback_floor: u64,
+    /// Fingerprint of the update key this device trusts (`None`: it has
+    /// none and refuses every update).
+    #[serde(default)]
+    pub update_key: Option<String>,
     /// Our loader entries, in the order systemd-boot boots them.
     pub entries: Vec<EntryStatus>,
     /// Why the ESP could not be read (then `entries` is empty).
@@ -79,6 +93,62 @@ impl UpdateStatus {
             .filter(|e| e.slot == slot)
             .max_by_key(|e| e.generation)
     }
+}
+
+/// One piece of an update as the signed statement names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Piece {
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// The pieces of an update, by the name of their upload route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pieces {
+    /// `PUT /update/root`: the root partition's contents (SquashFS, then
+    /// its dm-verity hash tree when `verity` is set).
+    pub root: Piece,
+    /// `PUT /update/boot/vmlinuz`.
+    pub vmlinuz: Piece,
+    /// `PUT /update/boot/initrd`.
+    pub initrd: Piece,
+}
+
+/// What the update key signs (`update.json`, next to `update.json.sig`):
+/// which instance, which build, in which order, and the digest of every
+/// piece. `cosign verify-blob --key keys/update.pub --signature
+/// update.json.sig update.json` checks the signature; the device checks it
+/// with the key in its running root before it writes anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateStatement {
+    /// [`STATEMENT_KIND`].
+    pub kind: String,
+    /// The instance's hostname: a device refuses another instance's update.
+    pub instance: String,
+    /// `build.json`'s version.
+    pub version: String,
+    /// Increases with every build whose contents changed; a device refuses
+    /// one not above what it has marked good (anti-rollback).
+    pub generation: u64,
+    /// Fingerprint of the update key inside this root: the key the device
+    /// trusts once this update runs (a rotation shows here).
+    pub root_key: String,
+    pub pieces: Pieces,
+}
+
+/// [`UpdateStatement::kind`] of this format.
+pub const STATEMENT_KIND: &str = "paddock.update.v1";
+
+/// The header carrying the statement's signature (base64 of the DER ECDSA
+/// signature, as in `update.json.sig`).
+pub const SIGNATURE_HEADER: &str = "x-paddock-signature";
+
+/// The statement a device accepted in this boot (`GET /update/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    pub version: String,
+    pub generation: u64,
 }
 
 /// `POST /update/switch`'s body (optional): the version for the entry's title.
@@ -129,6 +199,9 @@ mod tests {
             version: Some("v1".into()),
             build_time: None,
             kernel: Some("6.1".into()),
+            generation: Some(3),
+            rollback_floor: 3,
+            update_key: Some("sha256:ab".into()),
             entries: vec![
                 entry(3, Slot::B, EntryState::Bad),
                 entry(2, Slot::A, EntryState::Good),
@@ -143,6 +216,22 @@ mod tests {
         assert_eq!(status.newest_entry(Slot::B).unwrap().generation, 3);
         round_trip(&status);
         round_trip(&w);
+        let piece = Piece {
+            sha256: "cd".repeat(32),
+            bytes: 7,
+        };
+        round_trip(&UpdateStatement {
+            kind: STATEMENT_KIND.into(),
+            instance: "box".into(),
+            version: "0.1.0+1.abc".into(),
+            generation: 4,
+            root_key: "sha256:ab".into(),
+            pieces: Pieces {
+                root: piece.clone(),
+                vmlinuz: piece.clone(),
+                initrd: piece,
+            },
+        });
         round_trip(&SwitchRequest {
             version: Some("v2".into()),
         });
