@@ -6,6 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+/// `/etc/paddock/update.pub`'s file name: the update key the device trusts.
+pub const UPDATE_KEY_FILE: &str = "update.pub";
+
+/// `/perm/paddock/update/marked-good.json`: the highest generation this
+/// device marked good (the anti-rollback floor kept across slots).
+pub const MARKED_GOOD_FILE: &str = "paddock/update/marked-good.json";
+
 /// The filesystem layout of one paddock instance under a root prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {

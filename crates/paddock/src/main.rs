@@ -148,6 +148,10 @@ enum Command {
         /// Update even when the device already runs the built version.
         #[arg(long)]
         force: bool,
+        /// Send a signed update made earlier by `paddock build --update-dir
+        /// DIR` instead of building (the keys need not be on this machine).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
     },
     /// Build the instance's disk image (GPT: ESP, root A/B, perm).
     Build {
@@ -169,6 +173,10 @@ enum Command {
         /// Do not list the files.
         #[arg(short, long)]
         quiet: bool,
+        /// Also keep the signed update here (root, kernel, initramfs,
+        /// update.json and its signatures) for `paddock update --from`.
+        #[arg(long, value_name = "DIR")]
+        update_dir: Option<PathBuf>,
     },
     /// Write an image to a disk or file (like gok overwrite --full); /perm fills the rest.
     Write {
@@ -181,6 +189,11 @@ enum Command {
         /// Size of the target file (e.g. 4GiB); devices use their size.
         #[arg(long)]
         target_size: Option<instance::size::ByteSize>,
+    },
+    /// The instance's keys: update signing, Secure Boot, the device CA.
+    Keys {
+        #[command(subcommand)]
+        command: commands::keys::KeysCommand,
     },
     /// OCI image tools.
     Image {
@@ -261,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             epoch,
             timeout_secs,
             force,
+            from,
         } => {
             let host = cli
                 .host
@@ -281,6 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 epoch,
                 timeout: std::time::Duration::from_secs(timeout_secs),
                 force,
+                from,
             })
             .await
         }
@@ -291,8 +306,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             profile,
             epoch,
             quiet,
+            update_dir,
         } => {
             commands::build::run(commands::build::BuildArgs {
+                update_dir,
                 instance,
                 output,
                 bin_dir,
@@ -308,6 +325,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             full,
             target_size,
         } => write::run(&image, &full, target_size.map(|s| s.0)),
+        Command::Keys { command } => keys::run(instance.as_deref(), command),
         Command::Image { command } => image_build::run(&paths, command).await,
     }
 }

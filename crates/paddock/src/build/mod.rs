@@ -14,6 +14,7 @@ pub mod disk;
 mod elf;
 mod error;
 mod esp;
+pub mod generation;
 mod ids;
 mod initramfs;
 mod kernel;
@@ -22,6 +23,7 @@ pub mod perm;
 mod preload;
 mod rootfs;
 pub mod sbom;
+pub mod signed_update;
 mod squashfs;
 mod system_config;
 mod tool;
@@ -57,8 +59,8 @@ pub struct BuildOptions {
     /// SOURCE_DATE_EPOCH; default: the environment, else the workspace's
     /// last commit, else config.yaml's modification time.
     pub epoch: Option<u64>,
-    /// Also keep the update's pieces here (`paddock update`): `root.squashfs`,
-    /// `vmlinuz`, `initrd`.
+    /// Also keep the signed update here (`paddock update`, `paddock build
+    /// --update-dir`): see [`signed_update`].
     pub artifacts: Option<PathBuf>,
 }
 
@@ -72,6 +74,8 @@ pub struct BuildReport {
     /// `build.json`'s `version`: paddock's version, the epoch and a hash of
     /// the root's contents.
     pub version: String,
+    /// The signed update statement of this build.
+    pub update: signed_update::SignedUpdate,
 }
 
 pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
@@ -79,6 +83,9 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let instance = Instance::load(&opts.instance)?;
     let c = &instance.config;
     let epoch = resolve_epoch(opts, &instance);
+    let keys = crate::instance::keys::Keys::of(&instance.dir);
+    let update_keys = keys.update_keys()?;
+    let password_salt = keys.password_salt()?;
     for (t, p) in [
         ("mksquashfs", "squashfs-tools"),
         ("mkfs.ext4", "e2fsprogs"),
@@ -124,7 +131,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let registries =
         paddock_store::RegistriesConfig::parse(&registries_yaml, &instance.config_path)
             .map_err(|e| BuildError::Containers(e.to_string()))?;
-    let mut system_json = system_config::build(c)?;
+    let mut system_json = system_config::build(c, password_salt)?;
     if c.update != Default::default() {
         system_json.update = Some(paddock_wire::system::UpdateSettings {
             health_timeout_secs: c.update.health_timeout_secs,
@@ -200,6 +207,10 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     rootfs::write(&etc.join("system.json"), system_json.to_json().as_bytes())?;
     rootfs::write(&etc.join("paddockd.yaml"), paddockd_yaml(epoch).as_bytes())?;
     rootfs::write(&etc.join("registries.yaml"), registries_yaml.as_bytes())?;
+    rootfs::write(
+        &etc.join(paddock_wire::paths::UPDATE_KEY_FILE),
+        update_keys.current.public().to_pem().as_bytes(),
+    )?;
     for m in &manifests {
         let data = std::fs::read(&m.source).map_err(io_err("reading", &m.source))?;
         rootfs::write(
@@ -232,8 +243,11 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         env!("CARGO_PKG_VERSION"),
         &content_hash[..12]
     );
+    paddock_wire::boot_entry::check_version(&image_version).map_err(BuildError::Layout)?;
+    let generation = generation::next(&generation::read(&instance.dir)?, &content_hash);
     let build_json = BuildInfo {
         version: Some(image_version.clone()),
+        generation: Some(generation.generation),
         build_time: chrono::DateTime::from_timestamp(i64::try_from(epoch).unwrap_or(0), 0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         kernel: Some(kernel.release.clone()),
@@ -328,13 +342,30 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
             have: c.disk.esp.to_string(),
         });
     }
+    let initrd_file = work.join("initrd");
+    rootfs::write(&initrd_file, &initrd)?;
+    let update = signed_update::sign(
+        &update_keys,
+        &signed_update::Inputs {
+            instance: &c.hostname,
+            version: &image_version,
+            generation: generation.generation,
+            root: &root_img,
+            vmlinuz: &kernel.vmlinuz,
+            initrd: &initrd_file,
+        },
+    )?;
     if let Some(dir) = &opts.artifacts {
         std::fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
-        for (name, from) in [("root.squashfs", &root_img), ("vmlinuz", &kernel.vmlinuz)] {
+        for (name, from) in [
+            ("root.squashfs", &root_img),
+            ("vmlinuz", &kernel.vmlinuz),
+            ("initrd", &initrd_file),
+        ] {
             std::fs::copy(from, dir.join(name)).map_err(io_err("copying", from))?;
         }
-        rootfs::write(&dir.join("initrd"), &initrd)?;
         rootfs::write(&dir.join("version"), image_version.as_bytes())?;
+        update.write(dir)?;
     }
     let esp_img = work.join("esp.img");
     esp::make(&esp_img, c.disk.esp.0, ids.u32("esp-volume"), &esp_files)?;
@@ -420,12 +451,14 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         source: e.error,
     })?;
     crate::instance::write_private(&sbom_path, &sbom_json)?;
+    generation::write(&instance.dir, &generation)?;
     Ok(BuildReport {
         output: opts.output.clone(),
         sbom_path,
         sbom,
         layout,
         version: image_version,
+        update,
     })
 }
 

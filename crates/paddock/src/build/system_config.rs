@@ -5,19 +5,17 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use sha2::{Digest, Sha256};
-
 use paddock_wire::system::{Network as InitNetwork, Ntp, Service, SystemConfig};
 
 use super::error::{BuildError, Result};
 use crate::instance::config::{InstanceConfig, Network};
 
-pub fn build(c: &InstanceConfig) -> Result<SystemConfig> {
+pub fn build(c: &InstanceConfig, password_salt: [u8; 16]) -> Result<SystemConfig> {
     let invalid = |m: String| BuildError::Layout(format!("config.yaml: {m}"));
     let mut s = SystemConfig::new(c.hostname.clone());
     s.http_port = Some(c.http_port);
     s.breakglass = c.breakglass;
-    s.update_password_hash = Some(password_hash(&c.hostname, &c.update_password)?);
+    s.update_password_hash = Some(password_hash(&c.update_password, password_salt)?);
     s.network = match &c.network {
         Network::Dhcp => InitNetwork::default(),
         Network::Static(st) => InitNetwork::Static {
@@ -61,19 +59,11 @@ pub fn build(c: &InstanceConfig) -> Result<SystemConfig> {
 /// password, so it is paid once per password, not per request.
 const BCRYPT_COST: u32 = 10;
 
-/// bcrypt of the update password with a salt derived from the instance
-/// (hostname and password), so the same instance builds the same image.
-/// The salt stays secret with the password: nothing about it is weaker than
-/// a random salt for one device, and two instances never share one.
-pub fn password_hash(hostname: &str, password: &str) -> Result<String> {
-    let mut h = Sha256::new();
-    h.update(b"paddock update password salt\0");
-    h.update(hostname.as_bytes());
-    h.update(b"\0");
-    h.update(password.as_bytes());
-    let digest = h.finalize();
-    let mut salt = [0u8; 16];
-    salt.copy_from_slice(&digest[..16]);
+/// bcrypt of the update password with the instance's random salt
+/// (`keys/password.salt`): the same instance builds the same image, and a
+/// copy of an image only allows guesses at bcrypt's pace, never derived
+/// from the password itself.
+pub fn password_hash(password: &str, salt: [u8; 16]) -> Result<String> {
     let parts = bcrypt::hash_with_salt(password, BCRYPT_COST, salt)
         .map_err(|e| BuildError::Layout(format!("config.yaml: update_password: {e}")))?;
     Ok(parts.format_for_version(bcrypt::Version::TwoB))
@@ -84,12 +74,19 @@ mod tests {
     use super::password_hash;
 
     #[test]
-    fn password_hash_is_deterministic_and_verifies() {
-        let a = password_hash("dev1", "hunter2hunter2").unwrap();
-        assert_eq!(a, password_hash("dev1", "hunter2hunter2").unwrap());
+    fn the_salt_is_the_instances_not_the_passwords() {
+        let salt = [7u8; 16];
+        let a = password_hash("hunter2hunter2", salt).unwrap();
+        assert_eq!(a, password_hash("hunter2hunter2", salt).unwrap());
         assert!(a.starts_with("$2b$10$"), "{a}");
         assert!(bcrypt::verify("hunter2hunter2", &a).unwrap());
         assert!(!bcrypt::verify("hunter3hunter3", &a).unwrap());
-        assert_ne!(a, password_hash("dev2", "hunter2hunter2").unwrap());
+        // Another instance (another random salt), same password: another hash.
+        assert_ne!(a, password_hash("hunter2hunter2", [8u8; 16]).unwrap());
+        // The salt bcrypt stored is the instance's, not one made from the
+        // password (the old scheme: SHA-256 of hostname and password).
+        let stored = bcrypt::HashParts::from_str(&a).unwrap().get_salt();
+        let expected = bcrypt::hash_with_salt("x", 10, salt).unwrap().get_salt();
+        assert_eq!(stored, expected);
     }
 }

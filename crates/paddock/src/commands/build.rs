@@ -13,6 +13,7 @@ pub struct BuildArgs {
     pub profile: String,
     pub epoch: Option<u64>,
     pub quiet: bool,
+    pub update_dir: Option<PathBuf>,
 }
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<i32> {
@@ -34,7 +35,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<i32> {
         profile: args.profile,
         cache: cache_dir(),
         epoch: args.epoch,
-        artifacts: None,
+        artifacts: args.update_dir.clone(),
     };
     let report = build::build(&opts).await?;
     if !args.quiet {
@@ -58,7 +59,21 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<i32> {
         report.sbom.image_sha256
     );
     println!("contents listed in {}", report.sbom_path.display());
-    println!("version {}", report.version);
+    let keys: Vec<&str> = report
+        .update
+        .signatures
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
+    println!(
+        "version {}, generation {}, signed by update key {}",
+        report.version,
+        report.update.statement.generation,
+        keys.join(" and ")
+    );
+    if let Some(dir) = &args.update_dir {
+        println!("signed update in {}", dir.display());
+    }
     Ok(0)
 }
 

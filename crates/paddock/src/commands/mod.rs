@@ -8,6 +8,7 @@ pub mod exec;
 pub mod image_build;
 pub mod images;
 pub mod instance_dir;
+pub mod keys;
 pub mod logs;
 pub mod new;
 pub mod ps;

@@ -1,9 +1,12 @@
-//! `paddock update [--instance DIR] [--host HOST[:PORT]]`: build the
-//! instance, stream the new root and boot files to the device's inactive
-//! slot over authenticated HTTP (`/update/*`), compare the hashes the
-//! device read back with the local ones, switch, reboot, and wait until the
-//! device is back: success when the new slot runs and was marked good,
-//! failure (non-zero, loudly) when the device came back on the old slot.
+//! `paddock update [--instance DIR] [--host HOST[:PORT]] [--from DIR]`:
+//! build the instance (or take a signed update `paddock build --update-dir`
+//! made), hand the device the signed statement (`update.json` and its
+//! signatures: the device checks them and the generation before anything
+//! is written), stream the new root and boot files to its inactive slot
+//! over authenticated HTTP (`/update/*`), compare the hashes the device
+//! read back with the local ones, switch, reboot, and wait until the device
+//! is back: success when the new slot runs and was marked good, failure
+//! (non-zero, loudly) when the device came back on the old slot.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,7 +18,10 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use paddock_wire::update::{EntryState, ErrorBody, SwitchRequest, Switched, UpdateStatus, Written};
+use paddock_wire::update::{
+    Accepted, EntryState, ErrorBody, SwitchRequest, Switched, UpdateStatement, UpdateStatus,
+    Written, SIGNATURE_HEADER,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -35,6 +41,9 @@ pub struct UpdateArgs {
     pub timeout: Duration,
     /// Update even when the device already runs this version.
     pub force: bool,
+    /// A signed update made earlier (`paddock build --update-dir`): sent as
+    /// it is, nothing is built.
+    pub from: Option<PathBuf>,
 }
 
 /// How long a small request (status, switch, reboot) may take. A device
@@ -130,6 +139,35 @@ impl Device {
         decode(method, path, check(method, path, status, json)?)
     }
 
+    /// PUTs the signed statement with every signature the build made.
+    async fn put_statement(
+        &self,
+        bytes: Vec<u8>,
+        signatures: &[String],
+    ) -> anyhow::Result<Accepted> {
+        let mut req = self
+            .request("PUT", "/update/statement")
+            .header("Content-Type", "application/json");
+        for sig in signatures {
+            req = req.header(SIGNATURE_HEADER, sig);
+        }
+        let req = req.body(
+            Full::new(Bytes::from(bytes))
+                .map_err(|never| match never {})
+                .boxed(),
+        )?;
+        let (status, json) = tokio::time::timeout(REQUEST_LIMIT, self.send(req))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("PUT /update/statement: {} did not answer", self.host)
+            })??;
+        decode(
+            "PUT",
+            "/update/statement",
+            check("PUT", "/update/statement", status, json)?,
+        )
+    }
+
     /// PUTs a file with its SHA-256; checks the device's answer against it.
     async fn put_file(&self, path: &str, file: &Path, sha256: &str) -> anyhow::Result<Written> {
         let f = tokio::fs::File::open(file)
@@ -209,22 +247,36 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
         .prefix("paddock-update-")
         .tempdir()
         .context("creating a temp dir")?;
-    let artifacts = work.path().join("update");
-    let report = build::build(&BuildOptions {
-        instance: instance_dir.clone(),
-        output: work.path().join("image.img"),
-        bin_dir: args
-            .bin_dir
-            .or_else(|| std::env::var_os("PADDOCK_BIN_DIR").map(PathBuf::from)),
-        workspace: args.workspace,
-        profile: args.profile,
-        cache: super::build::cache_dir(),
-        epoch: args.epoch,
-        artifacts: Some(artifacts.clone()),
-    })
-    .await?;
-    let version = report.version.clone();
-    eprintln!("paddock update: built version {version}");
+    let artifacts = match args.from {
+        Some(dir) => dir,
+        None => {
+            let artifacts = work.path().join("update");
+            let report = build::build(&BuildOptions {
+                instance: instance_dir.clone(),
+                output: work.path().join("image.img"),
+                bin_dir: args
+                    .bin_dir
+                    .or_else(|| std::env::var_os("PADDOCK_BIN_DIR").map(PathBuf::from)),
+                workspace: args.workspace,
+                profile: args.profile,
+                cache: super::build::cache_dir(),
+                epoch: args.epoch,
+                artifacts: Some(artifacts.clone()),
+            })
+            .await?;
+            eprintln!("paddock update: built version {}", report.version);
+            artifacts
+        }
+    };
+    let (statement_bytes, signatures) = build::signed_update::SignedUpdate::read(&artifacts)?;
+    let statement: UpdateStatement =
+        serde_json::from_slice(&statement_bytes).with_context(|| {
+            format!(
+                "{}: not an update statement",
+                artifacts.join(build::signed_update::STATEMENT).display()
+            )
+        })?;
+    let version = statement.version.clone();
 
     // 2. Where the device is.
     let before: UpdateStatus = device.json("GET", "/update/status", None).await?;
@@ -238,8 +290,25 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
         println!("the device already runs version {version} (slot {slot}); nothing to do (--force to update anyway)");
         return Ok(0);
     }
+    match &before.update_key {
+        Some(k) => eprintln!(
+            "paddock update: the device trusts update key {k}; generation {} must be above {}",
+            statement.generation, before.rollback_floor
+        ),
+        None => bail!(
+            "{} has no update key and refuses every update: it runs a paddock from before signed updates; \
+             write a new image with `paddock build` and `paddock write` once",
+            device.host
+        ),
+    }
 
-    // 3. Upload, each piece verified by the device reading it back.
+    // 3. The signed statement, then the pieces it names, each verified by
+    // the device reading it back.
+    let accepted = device.put_statement(statement_bytes, &signatures).await?;
+    eprintln!(
+        "paddock update: the device accepted the signed statement for version {} (generation {})",
+        accepted.version, accepted.generation
+    );
     let pieces = [
         ("/update/root", "root.squashfs"),
         ("/update/boot/vmlinuz", "vmlinuz"),

@@ -5,6 +5,7 @@
 //! API: [`Instance::load`], [`Instance::create`]; the config types in [`config`].
 
 pub mod config;
+pub mod keys;
 pub mod size;
 mod template;
 mod validate;
@@ -29,7 +30,7 @@ pub enum InstanceError {
     Exists { path: PathBuf },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstanceError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstanceError + '_ {
     move |source| InstanceError::Io {
         path: path.to_path_buf(),
         source,
@@ -89,6 +90,7 @@ impl Instance {
         let path = dir.join(CONFIG_FILE);
         let text = template::config_yaml(name, &template::generate_password());
         write_private(&path, text.as_bytes())?;
+        keys::Keys::of(dir).init(name)?;
         Self::load(dir)
     }
 

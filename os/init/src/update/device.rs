@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::error::UpdateError;
 use super::esp::{Esp, MountedEsp};
 use crate::gpt;
+use paddock_wire::paths;
 use paddock_wire::slot::Slot;
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,10 @@ pub struct Device {
     pub build_json: PathBuf,
     /// `/etc/paddock/system.json` (update settings).
     pub system_json: PathBuf,
+    /// `/etc/paddock/update.pub`: the key updates must be signed with.
+    pub update_key: PathBuf,
+    /// `/perm/paddock/update/marked-good.json`: the anti-rollback record.
+    pub marked_good: PathBuf,
 }
 
 impl Device {
@@ -39,6 +44,8 @@ impl Device {
             },
             build_json: "/etc/paddock/build.json".into(),
             system_json: "/etc/paddock/system.json".into(),
+            update_key: PathBuf::from("/etc/paddock").join(paths::UPDATE_KEY_FILE),
+            marked_good: PathBuf::from("/perm").join(paths::MARKED_GOOD_FILE),
         }
     }
 

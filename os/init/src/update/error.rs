@@ -22,10 +22,6 @@ pub enum UpdateError {
     BadRequest(String),
     #[error("the body is {got} bytes, the partition holds {limit}")]
     TooLarge { got: u64, limit: u64 },
-    #[error(
-        "sha256 mismatch: X-Paddock-Sha256 says {header}, the body received hashes to {received}"
-    )]
-    HeaderMismatch { header: String, received: String },
     #[error("read back {what} does not match: wrote {wrote}, read back {read}")]
     ReadBack {
         what: String,
@@ -36,6 +32,22 @@ pub enum UpdateError {
     Body(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("refused: {0}")]
+    Signature(String),
+    #[error(
+        "refused: version {version} is generation {generation}, not newer than generation {floor}, which this device has marked good (anti-rollback)"
+    )]
+    Rollback {
+        version: String,
+        generation: u64,
+        floor: u64,
+    },
+    #[error("this device has no usable update key, so it refuses every update: {0}")]
+    NoKey(String),
+    #[error("no signed update statement was accepted in this boot: PUT /update/statement (update.json with its X-Paddock-Signature) first")]
+    Unsigned,
+    #[error("{what}: {message}")]
+    NotAsSigned { what: String, message: String },
 }
 
 impl UpdateError {
@@ -53,13 +65,16 @@ impl UpdateError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            UpdateError::BadRequest(_) | UpdateError::HeaderMismatch { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            UpdateError::BadRequest(_) => StatusCode::BAD_REQUEST,
             UpdateError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UpdateError::ReadBack { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             UpdateError::Body(_) => StatusCode::BAD_REQUEST,
-            UpdateError::Conflict(_) => StatusCode::CONFLICT,
+            UpdateError::Conflict(_) | UpdateError::Rollback { .. } | UpdateError::Unsigned => {
+                StatusCode::CONFLICT
+            }
+            UpdateError::Signature(_) => StatusCode::FORBIDDEN,
+            UpdateError::NotAsSigned { .. } => StatusCode::BAD_REQUEST,
+            UpdateError::NoKey(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -14,6 +14,8 @@
 //! - [`router`]: the `/update/*` HTTP routes (nested by the web server).
 //! - [`entries`]: loader entry names and contents (shared with `paddock build`).
 //! - [`spawn_probation`]: the health check of a slot on probation.
+//! - `trust`: which updates this device accepts (signature, instance,
+//!   anti-rollback), checked before anything is written.
 
 mod device;
 pub mod entries;
@@ -21,7 +23,7 @@ mod error;
 mod esp;
 mod probation;
 mod routes;
-
+mod trust;
 mod write;
 
 pub use device::Device;

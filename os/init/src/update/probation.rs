@@ -98,6 +98,9 @@ fn run(opts: &ProbationOptions) -> Outcome {
         Ok(Some(e)) if e.tries_left.is_some() => e,
         Ok(Some(e)) => {
             tracing::info!(entry = %e.file, "update: the running slot's entry is good; no probation");
+            if let Err(err) = opts.device.record_marked_good() {
+                tracing::warn!("update: recording the anti-rollback floor: {err}");
+            }
             return Outcome::NotOnProbation(e.file);
         }
         Ok(None) => {
@@ -169,6 +172,9 @@ fn mark_good(opts: &ProbationOptions, entry: &Entry) -> Result<String, UpdateErr
     match result {
         Ok(good) => {
             tracing::info!(entry = %good.file, "update: healthy; marked this slot's entry good");
+            if let Err(err) = opts.device.record_marked_good() {
+                tracing::warn!("update: recording the anti-rollback floor: {err}");
+            }
             Ok(good.file)
         }
         Err(e) => {

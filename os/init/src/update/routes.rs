@@ -1,15 +1,20 @@
 //! The `/update/*` HTTP routes (the web server nests them at `/update`
 //! behind its authentication):
 //!
-//! - `GET /status` → `{slot, inactive_slot, version, build_time, kernel, entries, verified}`
-//! - `PUT /root` (`X-Paddock-Sha256: HEX`) → the inactive slot's partition
-//! - `PUT /boot/vmlinuz`, `PUT /boot/initrd` (same header) → its ESP files
+//! - `GET /status` → `{slot, inactive_slot, version, generation, entries, verified, …}`
+//! - `PUT /statement` (`update.json`, `X-Paddock-Signature: BASE64`) → the
+//!   signed statement, checked before anything is written (see `trust`)
+//! - `PUT /root` → the inactive slot's partition
+//! - `PUT /boot/vmlinuz`, `PUT /boot/initrd` → its ESP files
 //! - `POST /switch` → its loader entry with boot counting
 //!
-//! Each upload first removes the inactive slot's loader entry, so a slot
-//! that is half written is never booted, and answers `{sha256, bytes}` only
-//! after reading the data back from the disk. `switch` needs all three
-//! verified in this boot. One update step runs at a time (409 otherwise).
+//! Every upload must be the piece the accepted statement names: no more
+//! bytes than it says, and the same SHA-256 (an `X-Paddock-Sha256` header,
+//! still accepted, must agree). Each upload first removes the inactive
+//! slot's loader entry, so a slot that is half written is never booted, and
+//! answers `{sha256, bytes}` only after reading the data back from the
+//! disk. `switch` needs all three verified in this boot. One update step
+//! runs at a time (409 otherwise).
 
 use std::sync::Arc;
 
@@ -24,12 +29,13 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::device::Device;
 use super::entries;
 use super::error::UpdateError;
+use super::trust;
 use super::write::{self, Target};
 use paddock_wire::slot::Slot;
 use paddock_wire::system::SystemConfig;
 use paddock_wire::update::{
-    EntryState, EntryStatus, ErrorBody, SwitchRequest, Switched, UpdateStatus,
-    Verified as WireVerified, Written,
+    Accepted, EntryState, EntryStatus, ErrorBody, Piece, SwitchRequest, Switched, UpdateStatement,
+    UpdateStatus, Verified as WireVerified, Written, SIGNATURE_HEADER,
 };
 
 /// Boots a new slot gets when system.json does not say.
@@ -46,6 +52,7 @@ pub struct UpdateState {
 #[derive(Debug, Default)]
 struct Verified {
     slot: Option<Slot>,
+    statement: Option<UpdateStatement>,
     root: Option<Written>,
     vmlinuz: Option<Written>,
     initrd: Option<Written>,
@@ -87,6 +94,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 pub fn router_with<S: Clone + Send + Sync + 'static>(state: UpdateState) -> Router<S> {
     Router::new()
         .route("/status", get(status))
+        .route("/statement", put(put_statement))
         .route("/root", put(put_root))
         .route("/boot/{name}", put(put_boot))
         .route("/switch", post(switch))
@@ -124,7 +132,7 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<UpdateStatus>, Upd
         Ok(e) => (e, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let entries = entries
+    let entries: Vec<EntryStatus> = entries
         .iter()
         .map(|e| EntryStatus {
             file: e.file.clone(),
@@ -142,8 +150,17 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<UpdateStatus>, Upd
             },
         })
         .collect();
+    let running_good = entries
+        .iter()
+        .filter(|e| e.slot == slot)
+        .max_by_key(|e| e.generation)
+        .is_some_and(|e| e.state == EntryState::Good);
     let verified = match st.progress.try_lock() {
         Ok(v) if v.slot == Some(slot.other()) => WireVerified {
+            statement: v.statement.as_ref().map(|s| Accepted {
+                version: s.version.clone(),
+                generation: s.generation,
+            }),
             root: v.root.clone(),
             vmlinuz: v.vmlinuz.clone(),
             initrd: v.initrd.clone(),
@@ -161,31 +178,122 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<UpdateStatus>, Upd
         version: build.version,
         build_time: build.build_time,
         kernel: build.kernel,
+        generation: build.generation,
+        rollback_floor: st.device.rollback_floor(running_good),
+        update_key: st.device.update_key().ok().map(|k| k.fingerprint()),
         entries,
         esp_error,
         verified,
     }))
 }
 
-/// `X-Paddock-Sha256`: 64 hex digits, lower-cased.
-fn wanted_sha256(headers: &HeaderMap) -> Result<String, UpdateError> {
-    let v = headers
-        .get("x-paddock-sha256")
-        .ok_or_else(|| {
-            UpdateError::BadRequest(
-                "the X-Paddock-Sha256 header (hex SHA-256 of the body) is required".into(),
-            )
-        })?
-        .to_str()
-        .map_err(|_| UpdateError::BadRequest("X-Paddock-Sha256 is not text".into()))?
-        .trim()
-        .to_ascii_lowercase();
-    if v.len() != 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(UpdateError::BadRequest(format!(
-            "X-Paddock-Sha256 {v:?}: expected 64 hex digits"
-        )));
+/// What an upload must be: the accepted statement's piece. An
+/// `X-Paddock-Sha256` header, when sent, must name the same digest.
+fn expected(progress: &Verified, name: &str, headers: &HeaderMap) -> Result<Piece, UpdateError> {
+    let statement = progress.statement.as_ref().ok_or(UpdateError::Unsigned)?;
+    let pieces = &statement.pieces;
+    let piece = match name {
+        "root" => &pieces.root,
+        "vmlinuz" => &pieces.vmlinuz,
+        _ => &pieces.initrd,
+    };
+    if let Some(v) = headers.get("x-paddock-sha256") {
+        let v = v
+            .to_str()
+            .map_err(|_| UpdateError::BadRequest("X-Paddock-Sha256 is not text".into()))?
+            .trim()
+            .to_ascii_lowercase();
+        if v != piece.sha256 {
+            return Err(UpdateError::NotAsSigned {
+                what: name.to_string(),
+                message: format!(
+                    "X-Paddock-Sha256 says {v}, the signed statement {}",
+                    piece.sha256
+                ),
+            });
+        }
     }
-    Ok(v)
+    if let Some(len) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len != piece.bytes {
+            return Err(UpdateError::NotAsSigned {
+                what: name.to_string(),
+                message: format!(
+                    "the body is {len} bytes, the signed statement says {}",
+                    piece.bytes
+                ),
+            });
+        }
+    }
+    Ok(piece.clone())
+}
+
+/// The signatures sent (the header may come more than once: one per key
+/// during a rotation).
+fn signatures(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SIGNATURE_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+async fn put_statement(
+    State(st): State<UpdateState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Accepted>, UpdateError> {
+    if body.len() > trust::STATEMENT_MAX {
+        return Err(UpdateError::TooLarge {
+            got: body.len() as u64,
+            limit: trust::STATEMENT_MAX as u64,
+        });
+    }
+    let key = st.device.update_key()?;
+    let device = st.device.clone();
+    let slot = device.running_slot()?;
+    let running_good = blocking(move || {
+        let esp = device.mount_esp()?;
+        Ok(entries::list(esp.path())?
+            .into_iter()
+            .filter(|e| e.slot == slot)
+            .max_by_key(|e| e.generation)
+            .is_some_and(|e| e.tries_left.is_none()))
+    })
+    .await?;
+    let floor = st.device.rollback_floor(running_good);
+    let statement = trust::accept(
+        &key,
+        &body,
+        &signatures(&headers),
+        &st.device.build_info(),
+        floor,
+    )?;
+    let mut progress = st.busy()?;
+    let progress = progress.for_slot(slot.other());
+    tracing::info!(
+        version = %statement.version,
+        generation = statement.generation,
+        floor,
+        key = %key.fingerprint(),
+        "update: signed statement accepted"
+    );
+    let accepted = Accepted {
+        version: statement.version.clone(),
+        generation: statement.generation,
+    };
+    // A new statement: what was uploaded for another one does not count.
+    *progress = Verified {
+        slot: Some(slot.other()),
+        statement: Some(statement),
+        ..Verified::default()
+    };
+    Ok(Json(accepted))
 }
 
 /// Removes the slot's loader entries: from here on it is not bootable.
@@ -207,13 +315,16 @@ async fn unbootable(device: &Arc<Device>, slot: Slot) -> Result<(), UpdateError>
 async fn verify(
     what: &str,
     path: &std::path::Path,
-    want: &str,
+    want: &Piece,
     written: &Written,
 ) -> Result<(), UpdateError> {
-    if written.sha256 != want {
-        return Err(UpdateError::HeaderMismatch {
-            header: want.to_string(),
-            received: written.sha256.clone(),
+    if written.sha256 != want.sha256 || written.bytes != want.bytes {
+        return Err(UpdateError::NotAsSigned {
+            what: what.to_string(),
+            message: format!(
+                "received {} bytes hashing to {}, the signed statement says {} bytes, {}",
+                written.bytes, written.sha256, want.bytes, want.sha256
+            ),
         });
     }
     let read = write::read_back(path, written.bytes).await?;
@@ -232,16 +343,22 @@ async fn put_root(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Written>, UpdateError> {
-    let want = wanted_sha256(&headers)?;
     let mut progress = st.busy()?;
     let slot = st.device.running_slot()?.other();
     let progress = progress.for_slot(slot);
+    let want = expected(progress, "root", &headers)?;
     progress.root = None;
-    unbootable(&st.device, slot).await?;
     let part = st.device.partition(slot.partname())?;
-    let limit = write::size_of(&part)?;
-    tracing::info!(%slot, partition = %part.display(), limit, "update: writing the root");
-    let written = write::stream_to(body, &part, Target::Partition { limit }).await?;
+    let size = write::size_of(&part)?;
+    if want.bytes > size {
+        return Err(UpdateError::TooLarge {
+            got: want.bytes,
+            limit: size,
+        });
+    }
+    unbootable(&st.device, slot).await?;
+    tracing::info!(%slot, partition = %part.display(), size, "update: writing the root");
+    let written = write::stream_to(body, &part, Target::Partition { limit: want.bytes }).await?;
     verify(slot.partname(), &part, &want, &written).await?;
     tracing::info!(%slot, sha256 = %written.sha256, bytes = written.bytes, "update: root written and read back");
     progress.root = Some(written.clone());
@@ -259,10 +376,10 @@ async fn put_boot(
             "boot file {name:?}: expected vmlinuz or initrd"
         )));
     }
-    let want = wanted_sha256(&headers)?;
     let mut progress = st.busy()?;
     let slot = st.device.running_slot()?.other();
     let progress = progress.for_slot(slot);
+    let want = expected(progress, &name, &headers)?;
     match name.as_str() {
         "vmlinuz" => progress.vmlinuz = None,
         _ => progress.initrd = None,
@@ -275,7 +392,7 @@ async fn put_boot(
     let tmp = dir.join(format!("{name}.new"));
     let dest = dir.join(&name);
     tracing::info!(%slot, file = %dest.display(), "update: writing a boot file");
-    let written = write::stream_to(body, &tmp, Target::File).await;
+    let written = write::stream_to(body, &tmp, Target::File { limit: want.bytes }).await;
     let checked = match written {
         Ok(w) => verify(&name, &tmp, &want, &w).await.map(|()| w),
         Err(e) => Err(e),
@@ -298,18 +415,34 @@ async fn put_boot(
     Ok(Json(written))
 }
 
-/// The body may name the version for the entry's title: `{"version": "…"}`.
+/// The entry's title carries the signed statement's version; a body's
+/// `{"version": "…"}`, when sent, must be that version.
 async fn switch(State(st): State<UpdateState>, body: Bytes) -> Result<Json<Switched>, UpdateError> {
-    let version = if body.is_empty() {
+    let requested = if body.is_empty() {
         None
     } else {
         let request: SwitchRequest = serde_json::from_slice(&body)
             .map_err(|e| UpdateError::BadRequest(format!("switch: body: {e}")))?;
         request.version
     };
+    if let Some(v) = &requested {
+        paddock_wire::boot_entry::check_version(v).map_err(UpdateError::BadRequest)?;
+    }
     let mut progress = st.busy()?;
     let slot = st.device.running_slot()?.other();
     let p = progress.for_slot(slot);
+    let version = p
+        .statement
+        .as_ref()
+        .ok_or(UpdateError::Unsigned)?
+        .version
+        .clone();
+    if requested.as_ref().is_some_and(|r| *r != version) {
+        return Err(UpdateError::BadRequest(format!(
+            "switch: version {:?} is not the signed statement's {version:?}",
+            requested.unwrap_or_default()
+        )));
+    }
     let missing: Vec<&str> = [
         ("root", p.root.is_none()),
         ("vmlinuz", p.vmlinuz.is_none()),
@@ -339,12 +472,7 @@ async fn switch(State(st): State<UpdateState>, body: Bytes) -> Result<Json<Switc
         entries::remove_slot(esp.path(), slot)?;
         let generation = entries::max_generation(&entries::list(esp.path())?) + 1;
         let file = entries::file_name(generation, slot, Some(tries));
-        let text = entries::contents(
-            slot,
-            generation,
-            &partuuid,
-            version.as_deref().unwrap_or("update"),
-        );
+        let text = entries::contents(slot, generation, &partuuid, &version);
         entries::write(esp.path(), &file, &text)
     })
     .await?;

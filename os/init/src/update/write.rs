@@ -23,8 +23,8 @@ pub enum Target {
     /// A partition (or a file standing in for one): written in place from
     /// byte 0, never truncated; at most `limit` bytes.
     Partition { limit: u64 },
-    /// A new file (created or truncated).
-    File,
+    /// A new file (created or truncated); at most `limit` bytes.
+    File { limit: u64 },
 }
 
 /// Streams `body` into `path`, fsyncs, and returns the hash of the bytes
@@ -38,10 +38,9 @@ pub async fn stream_to(body: Body, path: &Path, target: Target) -> Result<Writte
         let mut bytes = 0u64;
         while let Some(chunk) = rx.blocking_recv() {
             bytes += chunk.len() as u64;
-            if let Target::Partition { limit } = target {
-                if bytes > limit {
-                    return Err(UpdateError::TooLarge { got: bytes, limit });
-                }
+            let (Target::Partition { limit } | Target::File { limit }) = target;
+            if bytes > limit {
+                return Err(UpdateError::TooLarge { got: bytes, limit });
             }
             hash.update(&chunk);
             f.write_all(&chunk)
@@ -87,7 +86,7 @@ fn open(path: &Path, target: Target) -> Result<File, UpdateError> {
     o.write(true);
     match target {
         Target::Partition { .. } => {}
-        Target::File => {
+        Target::File { .. } => {
             o.create(true).truncate(true);
         }
     }
