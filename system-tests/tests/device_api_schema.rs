@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use paddock_init::update::{router_with, Device, Esp, UpdateState};
 use paddock_wire::system::Service;
+use paddock_wire::update::{Piece, Pieces, UpdateStatement, STATEMENT_KIND};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::device::TestInit;
@@ -312,7 +313,14 @@ fn init_and_paddockd_answer_as_documented() {
         status["error"].as_str().unwrap().contains("paddock.slot"),
         "{status}"
     );
-    api.call(Request::new("PUT", "/update/root").with_body("x"), 400);
+    api.call(Request::new("PUT", "/update/root").with_body("x"), 500);
+    // No update key in this root: every statement is refused.
+    api.call(
+        Request::new("PUT", "/update/statement")
+            .with_header("X-Paddock-Signature", "x")
+            .with_body("{}"),
+        503,
+    );
     api.call(
         Request::new("PUT", "/update/boot/grub")
             .with_header("X-Paddock-Sha256", &hex::encode(Sha256::digest(b"x")))
@@ -343,12 +351,15 @@ fn init_and_paddockd_answer_as_documented() {
 
 /// The staged disk (paddock_testkit::staged_disk), an ESP directory with one
 /// entry per slot, and build.json and system.json.
-fn staged_device(dir: &std::path::Path, running: char) -> (Device, PathBuf) {
+fn staged_device(
+    dir: &std::path::Path,
+    running: char,
+) -> (Device, PathBuf, paddock_trust::SigningKey) {
     let staged = staged_disk::stage_device(
         dir,
         running,
         &["paddock-00000002-a.conf", "paddock-00000001-b+1-1.conf"],
-        r#"{"version":"v1","build_time":"2026-01-01T00:00:00Z"}"#,
+        r#"{"version":"v1","generation":1,"build_time":"2026-01-01T00:00:00Z"}"#,
     );
     let StagedDisk { sys, dev } = staged.disk;
     let esp = staged.esp;
@@ -359,8 +370,10 @@ fn staged_device(dir: &std::path::Path, running: char) -> (Device, PathBuf) {
         esp: Esp::Dir(esp.clone()),
         build_json: staged.build_json,
         system_json: staged.system_json,
+        update_key: staged.update_pub,
+        marked_good: staged.marked_good,
     };
-    (device, esp)
+    (device, esp, staged.update_key)
 }
 
 /// The real `/update` routes for `device`, nested at `/update` as the web
@@ -406,7 +419,7 @@ fn put(path: &str, body: &[u8], sha256: &str) -> Request {
 fn update_routes_on_a_staged_disk_answer_as_documented() {
     let doc = OpenApi::repo_doc("device-api.yaml");
     let dir = tempfile::tempdir().unwrap();
-    let (device, esp) = staged_device(dir.path(), 'a');
+    let (device, esp, key) = staged_device(dir.path(), 'a');
     let server = UpdateServer::start(device);
     let api = Api {
         doc: &doc,
@@ -424,23 +437,82 @@ fn update_routes_on_a_staged_disk_answer_as_documented() {
         .collect();
     assert_eq!(states, ["good", "probation"], "{status}");
 
-    // Refusals: nothing written yet, a wrong hash, too big, a bad name.
+    // Refusals: nothing signed yet, a bad signature, an old generation, a
+    // wrong hash, too big, a bad name.
     api.json("POST", "/update/switch", 409);
     let root: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
-    api.call(put("/update/root", &root, &sha(b"other")), 400);
+    api.call(put("/update/root", &root, &sha(&root)), 409);
+    let piece = |data: &[u8]| Piece {
+        sha256: sha(data),
+        bytes: data.len() as u64,
+    };
+    let statement = |generation: u64| UpdateStatement {
+        kind: STATEMENT_KIND.into(),
+        instance: "t".into(),
+        version: format!("v{generation}"),
+        generation,
+        root_key: key.public().fingerprint(),
+        pieces: Pieces {
+            root: piece(&root),
+            vmlinuz: piece(b"kernel v2"),
+            initrd: piece(b"initrd v2"),
+        },
+    };
+    let signed = |st: &UpdateStatement, key: &paddock_trust::SigningKey| {
+        let (bytes, sig) = paddock_trust::sign_statement(key, st).unwrap();
+        Request::new("PUT", "/update/statement")
+            .with_header("X-Paddock-Signature", &sig)
+            .with_header("Content-Type", "application/json")
+            .with_body(bytes)
+    };
+    let (other, _) = paddock_trust::SigningKey::generate().unwrap();
+    api.call(signed(&statement(2), &other), 403);
     api.call(
-        Request::new("PUT", "/update/root").with_body(root.clone()),
+        Request::new("PUT", "/update/statement")
+            .with_json(&serde_json::to_value(statement(2)).unwrap()),
         400,
     );
+    api.call(signed(&statement(1), &key), 409);
+    api.call(
+        Request::new("PUT", "/update/statement")
+            .with_header("X-Paddock-Signature", "x")
+            .with_body(vec![b' '; 70_000]),
+        413,
+    );
+    let accepted = api.call(signed(&statement(2), &key), 200);
+    assert_eq!(accepted, json!({"version": "v2", "generation": 2}));
+    api.call(put("/update/root", &root, &sha(b"other")), 400);
     let big = vec![7u8; (1 << 20) + 1];
+    api.call(
+        signed(
+            &UpdateStatement {
+                pieces: Pieces {
+                    root: piece(&big),
+                    ..statement(2).pieces
+                },
+                ..statement(2)
+            },
+            &key,
+        ),
+        200,
+    );
     api.call(put("/update/root", &big, &sha(&big)), 413);
+    api.call(signed(&statement(2), &key), 200);
     api.call(put("/update/boot/grub", b"x", &sha(b"x")), 400);
+    api.call(
+        Request::new("PUT", "/update/boot/initrd").with_body(vec![0u8; 4096]),
+        400,
+    );
 
     // The three pieces, each verified, and the status showing them.
     let written = api.call(put("/update/root", &root, &sha(&root)), 200);
     assert_eq!(written, json!({"sha256": sha(&root), "bytes": root.len()}));
     let status = api.json("GET", "/update/status", 200);
-    assert_eq!(status["verified"], json!({"root": written}), "{status}");
+    assert_eq!(
+        status["verified"],
+        json!({"statement": accepted, "root": written}),
+        "{status}"
+    );
     api.json("POST", "/update/switch", 409);
     for (name, data) in [
         ("vmlinuz", &b"kernel v2"[..]),
@@ -451,7 +523,7 @@ fn update_routes_on_a_staged_disk_answer_as_documented() {
     }
     let status = api.json("GET", "/update/status", 200);
     let verified = status["verified"].as_object().unwrap();
-    assert_eq!(verified.len(), 3, "{status}");
+    assert_eq!(verified.len(), 4, "{status}");
 
     // A `version` that is not a string is refused, then the switch.
     api.call(

@@ -2,7 +2,7 @@
 //! for `vda` with partitions vda1 `root-a` and vda2 `root-b` (1 MiB plain
 //! files under `dev/`) and a GPT header whose partition GUIDs are 0x11… and
 //! 0x22…; with [`stage_device`] also an ESP directory, a kernel command
-//! line, build.json and system.json. The update routes run against it on
+//! line, build.json, system.json and an update key. The update routes run against it on
 //! the host.
 
 use std::path::{Path, PathBuf};
@@ -56,6 +56,11 @@ pub struct StagedDevice {
     pub build_json: PathBuf,
     /// `{"hostname":"t","update":{"tries":3}}`.
     pub system_json: PathBuf,
+    /// The update key the device trusts (`update.pub`, its public half).
+    pub update_key: paddock_trust::SigningKey,
+    pub update_pub: PathBuf,
+    /// Where the anti-rollback record goes (absent at first).
+    pub marked_good: PathBuf,
 }
 
 /// Stages the disk, the ESP with `entries` (empty files but a title), the
@@ -73,11 +78,17 @@ pub fn stage_device(dir: &Path, running: char, entries: &[&str], build_json: &st
     std::fs::write(&build, build_json).unwrap();
     let system_json = dir.join("system.json");
     std::fs::write(&system_json, r#"{"hostname":"t","update":{"tries":3}}"#).unwrap();
+    let (update_key, _) = paddock_trust::SigningKey::generate().unwrap();
+    let update_pub = dir.join("update.pub");
+    std::fs::write(&update_pub, update_key.public().to_pem()).unwrap();
     StagedDevice {
         disk,
         esp,
         cmdline,
         build_json: build,
         system_json,
+        update_key,
+        update_pub,
+        marked_good: dir.join("perm/paddock/update/marked-good.json"),
     }
 }

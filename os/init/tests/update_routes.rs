@@ -1,6 +1,10 @@
 //! The `/update` routes against a staged device: sysfs and /dev with a GPT
-//! disk whose partitions are plain files, and the ESP as a directory (the
-//! vfat mount itself is exercised in the VM test, tests/vm_update.rs).
+//! disk whose partitions are plain files, the ESP as a directory (the vfat
+//! mount itself is exercised in the VM test, tests/vm_update.rs) and a real
+//! update key: every attack on the statement (unsigned, another key,
+//! changed bytes, another instance, an older generation, a version that
+//! would add a line to the boot entry) and on the pieces (not what was
+//! signed, larger than signed) is refused before the slot is touched.
 
 use std::path::{Path, PathBuf};
 
@@ -12,11 +16,15 @@ use paddock_testkit::staged_disk::{self, StagedDisk};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
+use paddock_trust::SigningKey;
+use paddock_wire::update::{Piece, Pieces, UpdateStatement, STATEMENT_KIND};
+
 struct Staged {
     _tmp: tempfile::TempDir,
     device: Device,
     esp: PathBuf,
     dev: PathBuf,
+    key: SigningKey,
 }
 
 /// Disk `vda`: vda1 root-a, vda2 root-b (1 MiB files), GUIDs 0x11…, 0x22….
@@ -26,7 +34,7 @@ fn stage(running: char) -> Staged {
         tmp.path(),
         running,
         &["paddock-00000002-a.conf", "paddock-00000001-b.conf"],
-        r#"{"version":"v1","build_time":"2026-01-01T00:00:00Z","kernel":"6.1.0"}"#,
+        r#"{"version":"v1","generation":2,"instance":"t","build_time":"2026-01-01T00:00:00Z","kernel":"6.1.0"}"#,
     );
     let StagedDisk { sys, dev } = staged.disk;
     let esp = staged.esp;
@@ -37,12 +45,15 @@ fn stage(running: char) -> Staged {
         esp: Esp::Dir(esp.clone()),
         build_json: staged.build_json,
         system_json: staged.system_json,
+        update_key: staged.update_pub,
+        marked_good: staged.marked_good,
     };
     Staged {
         _tmp: tmp,
         device,
         esp,
         dev,
+        key: staged.update_key,
     }
 }
 
@@ -53,9 +64,28 @@ async fn call(
     sha: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, serde_json::Value) {
+    call_with(
+        app,
+        method,
+        uri,
+        &sha.map(|s| ("X-Paddock-Sha256", s.to_string()))
+            .into_iter()
+            .collect::<Vec<_>>(),
+        body,
+    )
+    .await
+}
+
+async fn call_with(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
     let mut req = Request::builder().method(method).uri(uri);
-    if let Some(s) = sha {
-        req = req.header("X-Paddock-Sha256", s);
+    for (k, v) in headers {
+        req = req.header(*k, v);
     }
     let resp = app
         .clone()
@@ -81,6 +111,128 @@ fn entries(esp: &Path) -> Vec<String> {
     v
 }
 
+fn piece(data: &[u8]) -> Piece {
+    Piece {
+        sha256: sha(data),
+        bytes: data.len() as u64,
+    }
+}
+
+/// A statement for instance `t` naming these pieces.
+fn statement(generation: u64, root: &[u8], kernel: &[u8], initrd: &[u8]) -> UpdateStatement {
+    UpdateStatement {
+        kind: STATEMENT_KIND.into(),
+        instance: "t".into(),
+        version: format!("v{generation}"),
+        generation,
+        root_key: "sha256:00".into(),
+        pieces: Pieces {
+            root: piece(root),
+            vmlinuz: piece(kernel),
+            initrd: piece(initrd),
+        },
+    }
+}
+
+async fn put_statement(
+    app: &axum::Router,
+    key: &SigningKey,
+    statement: &UpdateStatement,
+) -> (StatusCode, serde_json::Value) {
+    let (bytes, sig) = paddock_trust::sign_statement(key, statement).unwrap();
+    call_with(
+        app,
+        "PUT",
+        "/statement",
+        &[("X-Paddock-Signature", sig)],
+        bytes,
+    )
+    .await
+}
+
+fn error(body: &serde_json::Value) -> String {
+    body["error"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn only_a_statement_signed_by_the_devices_key_for_a_newer_generation_is_accepted() {
+    let s = stage('a');
+    let app = router_with(UpdateState::new(s.device.clone()));
+    let root: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let good = statement(3, &root, b"kernel v3", b"initrd v3");
+
+    // Nothing may be uploaded before a statement was accepted.
+    let (code, body) = call(&app, "PUT", "/root", Some(&sha(&root)), root.clone()).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        error(&body).contains("no signed update statement"),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read(s.dev.join("vda2")).unwrap(),
+        vec![0u8; 1 << 20],
+        "an unsigned upload touched the slot"
+    );
+
+    // Unsigned.
+    let bytes = serde_json::to_vec(&good).unwrap();
+    let (code, body) = call_with(&app, "PUT", "/statement", &[], bytes.clone()).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error(&body).contains("X-Paddock-Signature"), "{body}");
+    // Signed with another key.
+    let (other, _) = SigningKey::generate().unwrap();
+    let (code, body) = put_statement(&app, &other, &good).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("does not verify"), "{body}");
+    // Signed with the right key, then changed.
+    let (signed, sig) = paddock_trust::sign_statement(&s.key, &good).unwrap();
+    let changed = String::from_utf8(signed)
+        .unwrap()
+        .replace(&good.pieces.root.sha256, &sha(b"evil"));
+    let (code, body) = call_with(
+        &app,
+        "PUT",
+        "/statement",
+        &[("X-Paddock-Signature", sig)],
+        changed.into_bytes(),
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    // Another instance's update, signed with the same key.
+    let mut foreign = good.clone();
+    foreign.instance = "other".into();
+    let (code, body) = put_statement(&app, &s.key, &foreign).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("instance"), "{body}");
+    // A version that would add an `options` line to the boot entry.
+    let mut injecting = good.clone();
+    injecting.version = "v3\noptions init=/bin/sh".into();
+    let (code, body) = put_statement(&app, &s.key, &injecting).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    // The running, good slot is generation 2: 2 and below are refused.
+    for generation in [1, 2] {
+        let old = statement(generation, &root, b"k", b"i");
+        let (code, body) = put_statement(&app, &s.key, &old).await;
+        assert_eq!(code, StatusCode::CONFLICT, "{body}");
+        assert!(error(&body).contains("anti-rollback"), "{body}");
+    }
+    assert_eq!(
+        entries(&s.esp),
+        ["paddock-00000001-b.conf", "paddock-00000002-a.conf"],
+        "a refused statement changed the entries"
+    );
+    let (code, st) = call(&app, "GET", "/status", None, vec![]).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(st["rollback_floor"], 2, "{st}");
+    assert_eq!(st["generation"], 2, "{st}");
+    assert_eq!(st["update_key"], s.key.public().fingerprint(), "{st}");
+    assert!(st["verified"].get("statement").is_none(), "{st}");
+
+    let (code, body) = put_statement(&app, &s.key, &good).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["generation"], 3);
+}
+
 #[tokio::test]
 async fn upload_verify_and_switch() {
     let s = stage('a');
@@ -98,21 +250,27 @@ async fn upload_verify_and_switch() {
     let (code, body) = call(&app, "POST", "/switch", None, vec![]).await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
 
-    // A corrupted body: refused, and slot b is no longer bootable.
     let root: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let kernel = b"kernel v3".to_vec();
+    let initrd = b"initrd v3".to_vec();
+    let (code, body) = put_statement(&app, &s.key, &statement(3, &root, &kernel, &initrd)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+
+    // Not what was signed (same length, other bytes): refused, and slot b
+    // is no longer bootable.
+    let mut evil = root.clone();
+    evil[1000] ^= 1;
+    let (code, body) = call(&app, "PUT", "/root", None, evil).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error(&body).contains("the signed statement says"), "{body}");
+    assert_eq!(entries(&s.esp), ["paddock-00000002-a.conf"]);
+    // A header that disagrees with the statement.
     let (code, body) = call(&app, "PUT", "/root", Some(&sha(b"other")), root.clone()).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains("sha256 mismatch"),
-        "{body}"
-    );
-    assert_eq!(entries(&s.esp), ["paddock-00000002-a.conf"]);
-    // No header at all.
-    let (code, _) = call(&app, "PUT", "/root", None, root.clone()).await;
-    assert_eq!(code, StatusCode::BAD_REQUEST);
-    // Too big for the partition.
-    let big = vec![7u8; (1 << 20) + 1];
-    let (code, body) = call(&app, "PUT", "/root", Some(&sha(&big)), big).await;
+    // More bytes than signed: stopped at the signed length.
+    let mut longer = root.clone();
+    longer.extend_from_slice(b"and more");
+    let (code, body) = call(&app, "PUT", "/root", None, longer).await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
     let (code, body) = call(&app, "PUT", "/root", Some(&sha(&root)), root.clone()).await;
@@ -130,66 +288,50 @@ async fn upload_verify_and_switch() {
     // Still not ready: the boot files are missing.
     let (code, body) = call(&app, "POST", "/switch", None, vec![]).await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
-    assert!(
-        body["error"].as_str().unwrap().contains("vmlinuz, initrd"),
-        "{body}"
-    );
+    assert!(error(&body).contains("vmlinuz, initrd"), "{body}");
 
     let (code, _) = call(&app, "PUT", "/boot/grub", Some(&sha(b"x")), b"x".to_vec()).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    let kernel = b"kernel v2".to_vec();
-    let (code, body) = call(
-        &app,
-        "PUT",
-        "/boot/vmlinuz",
-        Some(&sha(b"nope")),
-        kernel.clone(),
-    )
-    .await;
+    let (code, body) = call(&app, "PUT", "/boot/vmlinuz", None, b"kernel v9".to_vec()).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
     assert!(
         !s.esp.join("paddock/b/vmlinuz").exists(),
         "a refused file is not installed"
     );
     assert!(!s.esp.join("paddock/b/vmlinuz.new").exists());
-    let (code, body) = call(
-        &app,
-        "PUT",
-        "/boot/vmlinuz",
-        Some(&sha(&kernel)),
-        kernel.clone(),
-    )
-    .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
-    let initrd = b"initrd v2".to_vec();
-    let (code, body) = call(
-        &app,
-        "PUT",
-        "/boot/initrd",
-        Some(&sha(&initrd)),
-        initrd.clone(),
-    )
-    .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
-    assert_eq!(
-        std::fs::read(s.esp.join("paddock/b/vmlinuz")).unwrap(),
-        kernel
-    );
-    assert_eq!(
-        std::fs::read(s.esp.join("paddock/b/initrd")).unwrap(),
-        initrd
-    );
+    // A boot file larger than signed never fills the ESP.
+    let (code, body) = call(&app, "PUT", "/boot/initrd", None, vec![0u8; 1 << 20]).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(!s.esp.join("paddock/b/initrd.new").exists());
+    for (name, data) in [("vmlinuz", &kernel), ("initrd", &initrd)] {
+        let (code, body) = call(&app, "PUT", &format!("/boot/{name}"), None, data.clone()).await;
+        assert_eq!(code, StatusCode::OK, "{name}: {body}");
+        assert_eq!(
+            &std::fs::read(s.esp.join("paddock/b").join(name)).unwrap(),
+            data
+        );
+    }
 
     let (code, st) = call(&app, "GET", "/status", None, vec![]).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(st["verified"]["root"]["sha256"], sha(&root));
+    assert_eq!(st["verified"]["statement"]["generation"], 3, "{st}");
 
+    // The title is the signed version: another one, or one with a newline,
+    // is refused.
+    for bad in [
+        r#"{"version":"v9"}"#,
+        r#"{"version":"v3\noptions init=/bin/sh"}"#,
+    ] {
+        let (code, body) = call(&app, "POST", "/switch", None, bad.as_bytes().to_vec()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
     let (code, body) = call(
         &app,
         "POST",
         "/switch",
         None,
-        br#"{"version":"v2"}"#.to_vec(),
+        br#"{"version":"v3"}"#.to_vec(),
     )
     .await;
     assert_eq!(code, StatusCode::OK, "{body}");
@@ -204,9 +346,10 @@ async fn upload_verify_and_switch() {
         text.contains("options root=PARTUUID=22222222-2222-2222-2222-222222222222 paddock.slot=b "),
         "{text}"
     );
-    assert!(text.contains("title paddock v2 (slot b)"), "{text}");
+    assert!(text.contains("title paddock v3 (slot b)"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("options")).count(), 1);
 
-    // A second switch needs a fresh upload.
+    // A second switch needs a fresh statement and upload.
     let (code, _) = call(&app, "POST", "/switch", None, vec![]).await;
     assert_eq!(code, StatusCode::CONFLICT);
     let (code, st) = call(&app, "GET", "/status", None, vec![]).await;
@@ -216,11 +359,35 @@ async fn upload_verify_and_switch() {
 }
 
 #[tokio::test]
-async fn slot_b_running_writes_a() {
+async fn a_root_larger_than_the_slot_is_refused_before_writing() {
+    let s = stage('a');
+    let app = router_with(UpdateState::new(s.device.clone()));
+    let big = vec![7u8; (1 << 20) + 1];
+    let (code, body) = put_statement(&app, &s.key, &statement(3, &big, b"k", b"i")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, body) = call(&app, "PUT", "/root", None, big).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(
+        entries(&s.esp),
+        ["paddock-00000001-b.conf", "paddock-00000002-a.conf"],
+        "refused before the slot was made unbootable"
+    );
+}
+
+#[tokio::test]
+async fn the_floor_on_perm_holds_when_an_older_slot_runs() {
     let s = stage('b');
+    // Slot a (generation 7) was marked good once; b (generation 2) runs now.
+    std::fs::create_dir_all(s.device.marked_good.parent().unwrap()).unwrap();
+    std::fs::write(&s.device.marked_good, r#"{"generation":7}"#).unwrap();
     let app = router_with(UpdateState::new(s.device.clone()));
     let root = b"root for a".to_vec();
-    let (code, body) = call(&app, "PUT", "/root", Some(&sha(&root)), root.clone()).await;
+    let (code, body) = put_statement(&app, &s.key, &statement(7, &root, b"k", b"i")).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(error(&body).contains("generation 7"), "{body}");
+    let (code, body) = put_statement(&app, &s.key, &statement(8, &root, b"k", b"i")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, body) = call(&app, "PUT", "/root", None, root.clone()).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(
         &std::fs::read(s.dev.join("vda1")).unwrap()[..root.len()],
@@ -231,4 +398,14 @@ async fn slot_b_running_writes_a() {
         ["paddock-00000001-b.conf"],
         "a's entry removed first"
     );
+}
+
+#[tokio::test]
+async fn a_device_without_a_key_refuses_every_update() {
+    let s = stage('a');
+    std::fs::remove_file(&s.device.update_key).unwrap();
+    let app = router_with(UpdateState::new(s.device.clone()));
+    let (code, body) = put_statement(&app, &s.key, &statement(3, b"r", b"k", b"i")).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(error(&body).contains("no usable update key"), "{body}");
 }

@@ -20,7 +20,7 @@ pub enum UpdateError {
     Mount(String),
     #[error("{0}")]
     BadRequest(String),
-    #[error("the body is {got} bytes, the partition holds {limit}")]
+    #[error("the body is {got} bytes or more, more than the {limit} it may be (the size the signed statement names, or the room there)")]
     TooLarge { got: u64, limit: u64 },
     #[error("read back {what} does not match: wrote {wrote}, read back {read}")]
     ReadBack {
