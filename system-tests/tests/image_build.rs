@@ -305,3 +305,183 @@ fn bad_input_fails_early_and_leaves_no_output() {
     assert!(stderr(&out).contains("disk.root"), "{}", stderr(&out));
     no_output("root too small");
 }
+
+fn openssl_verifies(public: &Path, sig_b64: &Path, data: &Path, tmp: &Path) -> bool {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(std::fs::read_to_string(sig_b64).unwrap().trim())
+        .unwrap();
+    let der_path = tmp.join("sig.der");
+    std::fs::write(&der_path, der).unwrap();
+    Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(public)
+        .arg("-signature")
+        .arg(&der_path)
+        .arg(data)
+        .output()
+        .expect("openssl (apt-get install openssl)")
+        .status
+        .success()
+}
+
+/// `paddock new` makes the keys (private ones 0600, never in the image);
+/// `paddock build --update-dir` signs the update so that OpenSSL (as
+/// `cosign verify-blob --key`) accepts it, names every piece's digest, and
+/// counts generations by contents; a rotation signs with both keys; an
+/// instance without keys is told the one command that makes them.
+#[test]
+fn builds_are_signed_ordered_and_keys_stay_out_of_the_image() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let inst = tmp.path().join("inst");
+    new_instance(&inst, "signed");
+    let keys = inst.join("keys");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&keys), 0o700);
+    for private in [
+        "update.key",
+        "password.salt",
+        "secure-boot/PK.key",
+        "secure-boot/KEK.key",
+        "secure-boot/db.key",
+        "tls/ca.key",
+    ] {
+        assert_eq!(mode(&keys.join(private)), 0o600, "{private}");
+    }
+    for public in ["update.pub", "secure-boot/db.crt", "tls/ca.crt"] {
+        assert!(keys.join(public).is_file(), "{public}");
+    }
+    let bins = stand_in_bins(tmp.path());
+    let bins = bins.to_str().unwrap();
+    let upd = tmp.path().join("update-1");
+    let img = tmp.path().join("a.img");
+    let upd_arg = upd.to_str().unwrap();
+    let out = build(&inst, &img, &["--bin-dir", bins, "--update-dir", upd_arg]);
+    assert!(out.status.success(), "build: {}", stderr(&out));
+    assert!(stderr(&out).contains("generation 1"), "{}", stderr(&out));
+
+    // The signature: cosign's blob format, checked by OpenSSL.
+    let statement = upd.join("update.json");
+    assert!(openssl_verifies(
+        &keys.join("update.pub"),
+        &upd.join("update.json.sig"),
+        &statement,
+        tmp.path()
+    ));
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&statement).unwrap()).unwrap();
+    assert_eq!(st["kind"], "paddock.update.v1");
+    assert_eq!(st["instance"], "signed");
+    assert_eq!(st["generation"], 1);
+    for (piece, file) in [
+        ("root", "root.squashfs"),
+        ("vmlinuz", "vmlinuz"),
+        ("initrd", "initrd"),
+    ] {
+        assert_eq!(
+            st["pieces"][piece]["sha256"],
+            sha256(&upd.join(file)),
+            "{piece}"
+        );
+    }
+    let mut changed = std::fs::read(&statement).unwrap();
+    changed.extend_from_slice(b" ");
+    std::fs::write(tmp.path().join("changed.json"), changed).unwrap();
+    assert!(!openssl_verifies(
+        &keys.join("update.pub"),
+        &upd.join("update.json.sig"),
+        &tmp.path().join("changed.json"),
+        tmp.path()
+    ));
+
+    // The root holds the public key only.
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("a.img.sbom.json")).unwrap())
+            .unwrap();
+    let files = sbom["root"].as_array().unwrap();
+    let public = files
+        .iter()
+        .find(|f| f["path"] == "etc/paddock/update.pub")
+        .expect("etc/paddock/update.pub in the root");
+    assert_eq!(public["sha256"], sha256(&keys.join("update.pub")));
+    assert!(
+        !files.iter().any(|f| {
+            let p = f["path"].as_str().unwrap();
+            p.ends_with(".key") || p.contains("salt")
+        }),
+        "a private key file is in the root"
+    );
+
+    // Same contents: same generation (and the same bytes); new contents:
+    // the next one.
+    let out = build(&inst, &img, &["--bin-dir", bins]);
+    assert!(stderr(&out).contains("generation 1"), "{}", stderr(&out));
+    std::fs::write(
+        inst.join("containers/web.yaml"),
+        "image: 10.0.2.2:5000/test/busybox:latest\nnetwork: host\n",
+    )
+    .unwrap();
+    let out = build(&inst, &img, &["--bin-dir", bins]);
+    assert!(stderr(&out).contains("generation 2"), "{}", stderr(&out));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(inst.join("generation.json")).unwrap()).unwrap();
+    assert_eq!(record["generation"], 2);
+
+    // A rotation: the build carries the new key and is signed by both.
+    let old_pub = tmp.path().join("old.pub");
+    std::fs::copy(keys.join("update.pub"), &old_pub).unwrap();
+    let out = paddock(&["keys", "rotate", "--instance", inst.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let upd = tmp.path().join("update-3");
+    let out = build(
+        &inst,
+        &img,
+        &["--bin-dir", bins, "--update-dir", upd.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("generation 3"), "{}", stderr(&out));
+    let statement = upd.join("update.json");
+    assert!(openssl_verifies(
+        &keys.join("update.pub"),
+        &upd.join("update.json.sig"),
+        &statement,
+        tmp.path()
+    ));
+    assert!(openssl_verifies(
+        &old_pub,
+        &upd.join("update.json.previous.sig"),
+        &statement,
+        tmp.path()
+    ));
+    assert!(!openssl_verifies(
+        &old_pub,
+        &upd.join("update.json.sig"),
+        &statement,
+        tmp.path()
+    ));
+    let out = paddock(&[
+        "keys",
+        "rotate",
+        "--finish",
+        "--instance",
+        inst.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!keys.join("update.previous.key").exists());
+
+    // An instance from before signed updates.
+    std::fs::remove_dir_all(&keys).unwrap();
+    let out = build(&inst, &tmp.path().join("b.img"), &["--bin-dir", bins]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("paddock keys init --instance"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!tmp.path().join("b.img").exists());
+    let out = paddock(&["keys", "init", "--instance", inst.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = build(&inst, &tmp.path().join("b.img"), &["--bin-dir", bins]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -166,6 +166,10 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
     std::fs::copy(configs.join("config.yaml"), inst.join("config.yaml")).unwrap();
     let config = std::fs::read_to_string(inst.join("config.yaml")).unwrap();
     assert!(config.contains(&format!("update_password: {PASSWORD}\n")));
+    // A checked-in instance has no keys: the one command that makes them.
+    let out = image::paddock(&["keys", "init", "--instance", inst.to_str().unwrap()]);
+    assert!(out.status.success(), "paddock keys init: {}", stderr(&out));
+    assert!(inst.join("keys/update.key").is_file());
     std::fs::write(
         inst.join("containers/irssi.yaml"),
         irssi_manifest(&guest_reg),

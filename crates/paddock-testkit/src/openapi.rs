@@ -987,6 +987,10 @@ components:
                 ..Verified::default()
             },
             Verified {
+                statement: Some(paddock_wire::update::Accepted {
+                    version: "v2".into(),
+                    generation: 2,
+                }),
                 root: Some(written.clone()),
                 vmlinuz: Some(written.clone()),
                 initrd: Some(written.clone()),
@@ -1000,6 +1004,9 @@ components:
                 version: None,
                 build_time: Some("2026-01-01T00:00:00Z".into()),
                 kernel: None,
+                generation: Some(1),
+                rollback_floor: 1,
+                update_key: Some("sha256:00".into()),
                 entries: vec![
                     entry(EntryState::Probation),
                     entry(EntryState::Good),
@@ -1042,6 +1049,9 @@ components:
             version: None,
             build_time: None,
             kernel: None,
+            generation: None,
+            rollback_floor: 0,
+            update_key: None,
             entries: vec![],
             esp_error: None,
             verified: Verified::default(),

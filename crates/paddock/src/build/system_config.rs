@@ -85,7 +85,7 @@ mod tests {
         assert_ne!(a, password_hash("hunter2hunter2", [8u8; 16]).unwrap());
         // The salt bcrypt stored is the instance's, not one made from the
         // password (the old scheme: SHA-256 of hostname and password).
-        let stored = bcrypt::HashParts::from_str(&a).unwrap().get_salt();
+        let stored = a.parse::<bcrypt::HashParts>().unwrap().get_salt();
         let expected = bcrypt::hash_with_salt("x", 10, salt).unwrap().get_salt();
         assert_eq!(stored, expected);
     }
