@@ -457,6 +457,7 @@ fn update_routes_on_a_staged_disk_answer_as_documented() {
             vmlinuz: piece(b"kernel v2"),
             initrd: piece(b"initrd v2"),
         },
+        verity: None,
     };
     let signed = |st: &UpdateStatement, key: &paddock_trust::SigningKey| {
         let (bytes, sig) = paddock_trust::sign_statement(key, st).unwrap();
@@ -490,6 +491,7 @@ fn update_routes_on_a_staged_disk_answer_as_documented() {
                     root: piece(&big),
                     ..statement(2).pieces
                 },
+                verity: None,
                 ..statement(2)
             },
             &key,

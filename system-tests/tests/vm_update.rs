@@ -2,10 +2,13 @@
 //! (UEFI, systemd-boot, `vm/run --reboot` so the guest's reboots reset the
 //! machine), then with the real `paddock update`:
 //!
-//! 1. an upload with a wrong password gets 401 and one with a corrupted
-//!    body (wrong `X-Paddock-Sha256`) is refused; nothing is switched;
+//! 1. an upload with a wrong password gets 401 and one without a signed
+//!    statement is refused; nothing is switched;
 //! 2. v1 → v2 (a changed program and a changed container manifest): the
-//!    device boots slot b on probation, init marks it good, v2 runs;
+//!    device boots slot b on probation, init marks it good, v2 runs; then
+//!    v1's signed update again (an older generation), an update signed
+//!    with another key and an unsigned statement are refused before
+//!    anything is written, while the container keeps serving;
 //! 3. v3 whose user program exits at once (never healthy; health timeout
 //!    45 s, one try): the device reboots by itself, systemd-boot finds no
 //!    tries left and boots v2 again; `paddock update` exits 2 ("rolled back");
@@ -13,7 +16,10 @@
 //!    `/bin/false`): the kernel panics, `panic=5` on its command line
 //!    reboots it, no tries left, v2 again, and `paddock update` exits 2;
 //! 5. QEMU killed in the middle of an upload, started again on the same
-//!    disk: the device boots v2.
+//!    disk: the device boots v2;
+//! 6. a correctly signed v6 written and switched to, then one byte of its
+//!    root partition changed on the powered-off disk: dm-verity refuses the
+//!    block, the slot fails, and v2 comes back.
 //!
 //! The system binaries are this test run's own builds (as tests/vm_boot.rs).
 
@@ -193,7 +199,17 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
             .into_owned()
     });
     let img = tmp.path().join("updtest.img");
-    let out = build(&inst, &img, &["--bin-dir", &bin_dir]);
+    let update_v1 = tmp.path().join("update-v1");
+    let out = build(
+        &inst,
+        &img,
+        &[
+            "--bin-dir",
+            &bin_dir,
+            "--update-dir",
+            update_v1.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "paddock build: {}", stderr(&out));
 
     // Boot v1.
@@ -322,22 +338,35 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         ["paddock-00000002-a.conf", "paddock-00000001-b.conf"],
         "a refused request changed the entries: {st}"
     );
-    // Corrupted body: refused; slot b is unbootable, a stays the default.
+    // The right password but no signed statement: refused before the
+    // slot is touched (both entries stay).
     let (code, answer) = http(
         web,
         "PUT",
         "/update/root",
         &password,
-        &[("X-Paddock-Sha256", &"0".repeat(64))],
+        &[("X-Paddock-Sha256", &sha)],
         &body,
     )
     .unwrap();
-    assert_eq!(code, 400, "{answer}");
-    assert!(answer.contains("sha256 mismatch"), "{answer}");
+    assert_eq!(code, 409, "{answer}");
+    assert!(answer.contains("no signed update statement"), "{answer}");
     let (code, answer) = http(web, "POST", "/update/switch", &password, &[], b"").unwrap();
     assert_eq!(code, 409, "switch after a refused upload: {answer}");
     let st = status(&mut vm, web, &password, Duration::from_secs(10));
-    assert_eq!(entries(&st), ["paddock-00000002-a.conf"], "{st}");
+    assert_eq!(
+        entries(&st),
+        ["paddock-00000002-a.conf", "paddock-00000001-b.conf"],
+        "{st}"
+    );
+    assert_eq!(st["generation"], 1, "{st}");
+    assert!(
+        st["update_key"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sha256:"),
+        "{st}"
+    );
     let out = update(&inst, web, &bin_dir, &["--password", "wrong-password"]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("401"), "{}", text(&out));
@@ -363,6 +392,65 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
     let log = vm.log();
     assert!(log.contains("hello from v2"), "{log}");
     assert!(log.contains("marked this slot's entry good"), "{log}");
+    assert_eq!(st["rollback_floor"], 2, "{st}");
+
+    // Attacks on v2, none of which gets to write: v1's genuine signed
+    // update (an older generation), the same statement signed with another
+    // key, and a statement with no signature.
+    let out = update(
+        &inst,
+        web,
+        &bin_dir,
+        &["--from", update_v1.to_str().unwrap(), "--force"],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("anti-rollback"), "{}", text(&out));
+    let forged = tmp.path().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    for f in [
+        "root.squashfs",
+        "vmlinuz",
+        "initrd",
+        "version",
+        "update.json",
+    ] {
+        std::fs::copy(update_v1.join(f), forged.join(f)).unwrap();
+    }
+    let mut statement: Value =
+        serde_json::from_slice(&std::fs::read(forged.join("update.json")).unwrap()).unwrap();
+    statement["generation"] = serde_json::json!(1000);
+    std::fs::write(forged.join("update.json"), statement.to_string()).unwrap();
+    let other_key = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl ecparam -genkey -name prime256v1 -noout | openssl pkcs8 -topk8 -nocrypt > {0}/other.key && \
+             openssl dgst -sha256 -sign {0}/other.key {0}/update.json | base64 -w0 > {0}/update.json.sig",
+            forged.display()
+        ))
+        .status()
+        .expect("openssl (apt-get install openssl)");
+    assert!(other_key.success());
+    let out = update(&inst, web, &bin_dir, &["--from", forged.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("403"), "{}", text(&out));
+    assert!(text(&out).contains("does not verify"), "{}", text(&out));
+    let (code, answer) = http(
+        web,
+        "PUT",
+        "/update/statement",
+        &password,
+        &[],
+        statement.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(code, 400, "{answer}");
+    let st = status(&mut vm, web, &password, Duration::from_secs(10));
+    assert_eq!(
+        entries(&st),
+        ["paddock-00000003-b.conf", "paddock-00000002-a.conf"],
+        "a refused update changed the entries: {st}"
+    );
+    vm.wait_for_http(cport, "container-v2", Duration::from_secs(30));
 
     // 3. v3 never becomes healthy: back to v2 on its own.
     write_program(&program, "hello from v3, exiting", true);
@@ -456,6 +544,98 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         "{st}"
     );
     assert_eq!(entries(&st), ["paddock-00000003-b.conf"], "{st}");
+    vm.wait_for_http(cport, "container-v2", Duration::from_secs(300));
+
+    // 6. Signed, written, switched; then the root changed offline.
+    write_program(&program, "hello from v6", false);
+    let update_v6 = tmp.path().join("update-v6");
+    let out = build(
+        &inst,
+        &tmp.path().join("v6.img"),
+        &[
+            "--bin-dir",
+            &bin_dir,
+            "--update-dir",
+            update_v6.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = |name: &str| std::fs::read(update_v6.join(name)).unwrap();
+    let sig = String::from_utf8(file("update.json.sig")).unwrap();
+    let (code, answer) = http(
+        web,
+        "PUT",
+        "/update/statement",
+        &password,
+        &[("X-Paddock-Signature", sig.trim())],
+        &file("update.json"),
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{answer}");
+    for (route, name) in [
+        ("/update/root", "root.squashfs"),
+        ("/update/boot/vmlinuz", "vmlinuz"),
+        ("/update/boot/initrd", "initrd"),
+    ] {
+        let (code, answer) = http(web, "PUT", route, &password, &[], &file(name)).unwrap();
+        assert_eq!(code, 200, "{route}: {answer}");
+    }
+    let (code, answer) = http(web, "POST", "/update/switch", &password, &[], b"").unwrap();
+    assert_eq!(code, 200, "{answer}");
+    drop(vm);
+    // Slot a's first block (the SquashFS superblock), one bit flipped.
+    let dump = Command::new("sfdisk")
+        .arg("--dump")
+        .arg(&img)
+        .output()
+        .unwrap();
+    let start: u64 = String::from_utf8_lossy(&dump.stdout)
+        .lines()
+        .find(|l| l.contains("name=\"root-a\""))
+        .and_then(|l| l.split("start=").nth(1))
+        .and_then(|r| r.split(',').next())
+        .map(|n| n.trim().parse().unwrap())
+        .expect("root-a in the GPT (apt-get install fdisk)");
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut disk = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&img)
+            .unwrap();
+        let at = start * 512 + 100;
+        let mut byte = [0u8; 1];
+        disk.seek(SeekFrom::Start(at)).unwrap();
+        disk.read_exact(&mut byte).unwrap();
+        disk.seek(SeekFrom::Start(at)).unwrap();
+        disk.write_all(&[byte[0] ^ 0x10]).unwrap();
+        disk.sync_all().unwrap();
+    }
+    let serial = tmp.path().join("serial-3.log");
+    let _keep3 = KeepLog {
+        test: "vm_update",
+        log: serial.clone(),
+    };
+    let mut vm = Vm::start(&img, &serial, &fwd);
+    vm.wait_for_log("is corrupted", Duration::from_secs(300));
+    let st = status(&mut vm, web, &password, Duration::from_secs(400));
+    assert_eq!(
+        (st["slot"].as_str(), st["version"].as_str()),
+        (Some("b"), Some(v2.as_str())),
+        "{st}"
+    );
+    let bad = st["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["slot"] == "a")
+        .map(|e| e["state"].clone());
+    assert_eq!(bad, Some(serde_json::json!("bad")), "{st}");
+    assert!(
+        vm.log().contains("root verified by dm-verity"),
+        "{}",
+        vm.log()
+    );
     vm.wait_for_http(cport, "container-v2", Duration::from_secs(300));
     drop(vm);
 }

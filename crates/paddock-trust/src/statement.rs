@@ -58,6 +58,7 @@ mod tests {
                 vmlinuz: piece.clone(),
                 initrd: piece,
             },
+            verity: None,
         }
     }
 

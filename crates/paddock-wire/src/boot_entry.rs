@@ -21,6 +21,7 @@ use serde::Serialize;
 
 pub use crate::slot::Slot;
 pub use crate::update::EntryState;
+use crate::verity::VerityParams;
 
 /// Directory of the entries, relative to the ESP's root.
 pub const ENTRIES_DIR: &str = "loader/entries";
@@ -110,10 +111,14 @@ pub fn file_name(generation: u64, slot: Slot, tries: Option<u32>) -> String {
 /// left systemd-boot boots the other slot.
 pub const PANIC_REBOOT_SECS: u32 = 5;
 
-/// The kernel command line of a slot (os/README.md, "Updates").
-pub fn kernel_cmdline(slot: Slot, root_partuuid: &str) -> String {
+/// The kernel command line of a slot (os/README.md, "Updates"); with
+/// `verity`, stage 1 mounts the root through a dm-verity device.
+pub fn kernel_cmdline(slot: Slot, root_partuuid: &str, verity: Option<&VerityParams>) -> String {
+    let verity = verity
+        .map(|v| format!(" {}", v.to_cmdline()))
+        .unwrap_or_default();
     format!(
-        "root=PARTUUID={root_partuuid} paddock.slot={slot} panic={PANIC_REBOOT_SECS} \
+        "root=PARTUUID={root_partuuid}{verity} paddock.slot={slot} panic={PANIC_REBOOT_SECS} \
          console=tty0 console=ttyS0,115200"
     )
 }
@@ -143,14 +148,20 @@ pub fn check_version(version: &str) -> Result<(), String> {
 
 /// The contents of a slot's entry: its kernel and initramfs on the ESP
 /// (`/paddock/<slot>/…`) and its root partition.
-pub fn contents(slot: Slot, generation: u64, root_partuuid: &str, version: &str) -> String {
+pub fn contents(
+    slot: Slot,
+    generation: u64,
+    root_partuuid: &str,
+    version: &str,
+    verity: Option<&VerityParams>,
+) -> String {
     format!(
         "title paddock {version} (slot {slot})\n\
          version {generation}\n\
          linux /paddock/{slot}/vmlinuz\n\
          initrd /paddock/{slot}/initrd\n\
          options {}\n",
-        kernel_cmdline(slot, root_partuuid)
+        kernel_cmdline(slot, root_partuuid, verity)
     )
 }
 

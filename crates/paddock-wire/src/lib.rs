@@ -9,6 +9,7 @@
 //!   `build.json`, written by `paddock build`, read on the device;
 //! - [`update`]: the device's update API (`/update/*`);
 //! - [`boot_entry`] and [`slot`]: the systemd-boot entries of the A/B slots;
+//! - [`verity`]: a root slot's dm-verity parameters;
 //! - [`runner`]: paddockd ↔ `paddock-runner` (argv, state files, the
 //!   monitor's control socket);
 //! - [`paths`]: where things live on the device;
@@ -26,6 +27,7 @@ pub mod runner;
 pub mod slot;
 pub mod system;
 pub mod update;
+pub mod verity;
 
 /// Asserts that `value` survives JSON encoding and decoding unchanged;
 /// returns the JSON. Every wire type's tests use it.

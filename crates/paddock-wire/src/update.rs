@@ -135,6 +135,10 @@ pub struct UpdateStatement {
     /// trusts once this update runs (a rotation shows here).
     pub root_key: String,
     pub pieces: Pieces,
+    /// The root's dm-verity parameters (the hash tree is part of the
+    /// `root` piece): the entry a switch writes passes them to stage 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verity: Option<crate::verity::VerityParams>,
 }
 
 /// [`UpdateStatement::kind`] of this format.
@@ -231,6 +235,11 @@ mod tests {
                 vmlinuz: piece.clone(),
                 initrd: piece,
             },
+            verity: Some(crate::verity::VerityParams {
+                root_hash: "ef".repeat(32),
+                salt: String::new(),
+                data_blocks: 3,
+            }),
         });
         round_trip(&SwitchRequest {
             version: Some("v2".into()),

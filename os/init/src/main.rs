@@ -9,6 +9,7 @@
 //!   paddock-init ctl [--socket PATH] list|start|stop|restart|logs|reboot|poweroff
 //! See os/README.md.
 
+mod device_mapper;
 mod mounts;
 mod net;
 mod stage1;

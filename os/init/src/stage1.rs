@@ -1,6 +1,9 @@
 //! Stage 1, in the initramfs: load the drivers for the hardware, find the
-//! root partition named by `root=PARTUUID=…`, mount its SquashFS, and
-//! switch to it (the initramfs contents are deleted to free their memory).
+//! root partition named by `root=PARTUUID=…`, put a dm-verity device over
+//! it when the command line carries `paddock.verity=` (every block read is
+//! checked against the signed root hash; a changed one reads as an I/O
+//! error), mount its SquashFS, and switch to it (the initramfs contents are
+//! deleted to free their memory).
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -71,6 +74,32 @@ pub fn run() -> anyhow::Result<Infallible> {
         // Slow controllers: devices may show up (and need drivers) later.
         std::thread::sleep(Duration::from_millis(250));
         coldplug(&loader);
+    };
+    let device = match paddock_wire::verity::VerityParams::from_cmdline(&cmdline) {
+        None => {
+            tracing::warn!(
+                "stage 1: no paddock.verity= on the command line: the root is not verified"
+            );
+            device
+        }
+        Some(params) => {
+            let params = params.map_err(anyhow::Error::msg)?;
+            if let Some(l) = &loader {
+                if let Err(e) = l.load("dm_verity") {
+                    tracing::warn!("{e}");
+                }
+            }
+            let dev = device.to_string_lossy().into_owned();
+            let mapped = crate::device_mapper::create_read_only(
+                "paddock-root",
+                "verity",
+                params.sectors(),
+                &params.target_params(&dev),
+            )
+            .context("setting up dm-verity over the root")?;
+            tracing::info!(root_hash = %params.root_hash, device = %mapped.display(), "stage 1: root verified by dm-verity");
+            mapped
+        }
     };
     tracing::info!(device = %device.display(), "stage 1: mounting root");
 

@@ -131,6 +131,7 @@ fn statement(generation: u64, root: &[u8], kernel: &[u8], initrd: &[u8]) -> Upda
             vmlinuz: piece(kernel),
             initrd: piece(initrd),
         },
+        verity: None,
     }
 }
 

@@ -78,7 +78,11 @@ pub fn make(out: &Path, size: u64, volume_id: u32, files: &[EspFile]) -> Result<
 
 /// The initial loader entries: both slots good, slot A's generation higher
 /// so systemd-boot boots it (the naming: paddock_init::update::entries).
-pub fn initial_entries(partuuid: impl Fn(Slot) -> String, version: &str) -> Vec<EspFile> {
+pub fn initial_entries(
+    partuuid: impl Fn(Slot) -> String,
+    version: &str,
+    verity: Option<&paddock_wire::verity::VerityParams>,
+) -> Vec<EspFile> {
     [(Slot::A, 2), (Slot::B, 1)]
         .into_iter()
         .map(|(slot, generation)| EspFile {
@@ -87,7 +91,8 @@ pub fn initial_entries(partuuid: impl Fn(Slot) -> String, version: &str) -> Vec<
                 entries::ENTRIES_DIR,
                 entries::file_name(generation, slot, None)
             ),
-            data: entries::contents(slot, generation, &partuuid(slot), version).into_bytes(),
+            data: entries::contents(slot, generation, &partuuid(slot), version, verity)
+                .into_bytes(),
         })
         .collect()
 }

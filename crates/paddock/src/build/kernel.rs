@@ -201,7 +201,7 @@ fn download(package: &str, cache: &Path) -> Result<PathBuf> {
 
 /// Modules the initramfs needs to find and mount the root on virtual
 /// machines and common hardware; the first group must exist.
-const REQUIRED_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "squashfs"];
+const REQUIRED_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "squashfs", "dm_verity"];
 const OPTIONAL_MODULES: &[&str] = &[
     "virtio_scsi",
     "sd_mod",

@@ -27,6 +27,7 @@ pub mod signed_update;
 mod squashfs;
 mod system_config;
 mod tool;
+mod verity;
 
 use std::path::{Path, PathBuf};
 
@@ -269,6 +270,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let root_files = sbom::list_tree(&root)?;
     let root_img = work.join("root.squashfs");
     squashfs::make(&root, &root_img, epoch)?;
+    let verity = verity::append_hash_tree(&root_img)?;
     let root_len = std::fs::metadata(&root_img)
         .map_err(io_err("reading", &root_img))?
         .len();
@@ -322,7 +324,11 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
             data: esp::LOADER_CONF.as_bytes().to_vec(),
         },
     ];
-    esp_files.extend(esp::initial_entries(part_guid, &image_version));
+    esp_files.extend(esp::initial_entries(
+        part_guid,
+        &image_version,
+        Some(&verity),
+    ));
     for slot in ['a', 'b'] {
         esp_files.push(esp::EspFile {
             path: format!("paddock/{slot}/vmlinuz"),
@@ -353,6 +359,7 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
             root: &root_img,
             vmlinuz: &kernel.vmlinuz,
             initrd: &initrd_file,
+            verity: Some(verity.clone()),
         },
     )?;
     if let Some(dir) = &opts.artifacts {

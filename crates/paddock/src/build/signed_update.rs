@@ -52,6 +52,7 @@ pub struct Inputs<'a> {
     pub root: &'a Path,
     pub vmlinuz: &'a Path,
     pub initrd: &'a Path,
+    pub verity: Option<paddock_wire::verity::VerityParams>,
 }
 
 pub fn sign(keys: &UpdateKeys, inputs: &Inputs<'_>) -> Result<SignedUpdate> {
@@ -61,6 +62,7 @@ pub fn sign(keys: &UpdateKeys, inputs: &Inputs<'_>) -> Result<SignedUpdate> {
         version: inputs.version.to_string(),
         generation: inputs.generation,
         root_key: keys.current.public().fingerprint(),
+        verity: inputs.verity.clone(),
         pieces: Pieces {
             root: piece(inputs.root)?,
             vmlinuz: piece(inputs.vmlinuz)?,

@@ -141,11 +141,11 @@ mod tests {
     #[test]
     fn cmdline_names_the_slot_and_reboots_on_panic() {
         assert_eq!(
-            kernel_cmdline(Slot::B, "1234"),
+            kernel_cmdline(Slot::B, "1234", None),
             "root=PARTUUID=1234 paddock.slot=b panic=5 console=tty0 console=ttyS0,115200"
         );
         assert_eq!(
-            Slot::from_cmdline(&kernel_cmdline(Slot::B, "1234")),
+            Slot::from_cmdline(&kernel_cmdline(Slot::B, "1234", None)),
             Some(Slot::B)
         );
     }

@@ -437,6 +437,7 @@ async fn switch(State(st): State<UpdateState>, body: Bytes) -> Result<Json<Switc
         .ok_or(UpdateError::Unsigned)?
         .version
         .clone();
+    let verity = p.statement.as_ref().and_then(|s| s.verity.clone());
     if requested.as_ref().is_some_and(|r| *r != version) {
         return Err(UpdateError::BadRequest(format!(
             "switch: version {:?} is not the signed statement's {version:?}",
@@ -472,7 +473,7 @@ async fn switch(State(st): State<UpdateState>, body: Bytes) -> Result<Json<Switc
         entries::remove_slot(esp.path(), slot)?;
         let generation = entries::max_generation(&entries::list(esp.path())?) + 1;
         let file = entries::file_name(generation, slot, Some(tries));
-        let text = entries::contents(slot, generation, &partuuid, &version);
+        let text = entries::contents(slot, generation, &partuuid, &version, verity.as_ref());
         entries::write(esp.path(), &file, &text)
     })
     .await?;
