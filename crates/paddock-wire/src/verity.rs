@@ -52,8 +52,9 @@ impl VerityParams {
         else {
             return Err(bad("expected ROOT_HASH,SALT,DATA_BLOCKS"));
         };
-        let hex =
-            |s: &str| !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = |s: &str| {
+            !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
+        };
         if root.len() != 64 || !hex(root) {
             return Err(bad("the root hash is not 64 hex digits"));
         }
@@ -118,7 +119,7 @@ mod tests {
             );
         }
         assert!(p
-            .table("/dev/vda2")
+            .target_params("/dev/vda2")
             .starts_with("1 /dev/vda2 /dev/vda2 4096 4096 12 12 sha256 abab"));
         assert_eq!(p.sectors(), 96);
         crate::round_trip(&p);

@@ -254,7 +254,14 @@ async fn upload_verify_and_switch() {
     let root: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     let kernel = b"kernel v3".to_vec();
     let initrd = b"initrd v3".to_vec();
-    let (code, body) = put_statement(&app, &s.key, &statement(3, &root, &kernel, &initrd)).await;
+    let mut signed = statement(3, &root, &kernel, &initrd);
+    let verity = paddock_wire::verity::VerityParams {
+        root_hash: "ab".repeat(32),
+        salt: "cd".repeat(32),
+        data_blocks: 74,
+    };
+    signed.verity = Some(verity.clone());
+    let (code, body) = put_statement(&app, &s.key, &signed).await;
     assert_eq!(code, StatusCode::OK, "{body}");
 
     // Not what was signed (same length, other bytes): refused, and slot b
@@ -348,6 +355,11 @@ async fn upload_verify_and_switch() {
         "{text}"
     );
     assert!(text.contains("title paddock v3 (slot b)"), "{text}");
+    // The signed root hash goes to stage 1 on the command line.
+    assert!(
+        text.contains(&format!(" {} ", verity.to_cmdline())),
+        "{text}"
+    );
     assert_eq!(text.lines().filter(|l| l.starts_with("options")).count(), 1);
 
     // A second switch needs a fresh statement and upload.

@@ -70,7 +70,7 @@ pub fn append_hash_tree(path: &Path) -> Result<VerityParams> {
     // A single data block has no tree: its hash is the root (as the kernel
     // counts levels).
     let mut levels: Vec<Vec<u8>> = Vec::new();
-    while data_blocks > 1 {
+    while level.len() > 1 {
         let packed = pack(&level);
         let blocks = packed.len() / BLOCK as usize;
         levels.push(packed);

@@ -174,7 +174,7 @@ mod tests {
         let gen = max_generation(&list(esp).unwrap()) + 1;
         let name = file_name(gen, Slot::B, Some(1));
         assert_eq!(name, "paddock-00000003-b+1.conf");
-        write(esp, &name, &contents(Slot::B, gen, "uuid", "v2")).unwrap();
+        write(esp, &name, &contents(Slot::B, gen, "uuid", "v2", None)).unwrap();
         assert_eq!(
             files(esp),
             ["paddock-00000003-b+1.conf", "paddock-00000002-a.conf"]
