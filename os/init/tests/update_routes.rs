@@ -351,7 +351,8 @@ async fn upload_verify_and_switch() {
     let text =
         std::fs::read_to_string(s.esp.join("loader/entries/paddock-00000003-b+3.conf")).unwrap();
     assert!(
-        text.contains("options root=PARTUUID=22222222-2222-2222-2222-222222222222 paddock.slot=b "),
+        text.contains("options root=PARTUUID=22222222-2222-2222-2222-222222222222 ")
+            && text.contains(" paddock.slot=b "),
         "{text}"
     );
     assert!(text.contains("title paddock v3 (slot b)"), "{text}");
