@@ -154,6 +154,10 @@ fn image_boots_offline_from_preload_then_syncs_the_clock_and_serves_bridged_and_
     );
     let log = vm.log();
     assert!(
+        log.contains("stage 1: root verified by dm-verity"),
+        "the root was not mounted through dm-verity:\n{log}"
+    );
+    assert!(
         log.contains("imported a preloaded image"),
         "no preloaded image imported:\n{log}"
     );
