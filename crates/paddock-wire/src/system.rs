@@ -38,6 +38,10 @@ pub struct SystemConfig {
     /// Port of the device's web/API interface (issue #5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_port: Option<u16>,
+    /// Port of the web/API interface over HTTPS, when the image has a
+    /// certificate (`/etc/paddock/tls/`); `http_port` then only redirects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
     /// Hash of the update password (issue #5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_password_hash: Option<String>,
@@ -177,6 +181,7 @@ impl SystemConfig {
         Self {
             hostname: hostname.into(),
             http_port: None,
+            https_port: None,
             update_password_hash: None,
             breakglass: false,
             network: Network::default(),

@@ -11,7 +11,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::UnixStream;
 
 use crate::remote::Device;
 
@@ -27,6 +27,7 @@ enum Transport {
         /// `HOST:PORT`.
         host: String,
         authorization: Option<HeaderValue>,
+        tls: Option<crate::remote::tls::TlsTarget>,
     },
 }
 
@@ -55,6 +56,7 @@ impl Client {
             transport: Transport::Http {
                 host: device.host.clone(),
                 authorization,
+                tls: device.tls.clone(),
             },
         })
     }
@@ -108,10 +110,8 @@ impl Client {
                 })?;
                 (handshake(stream).await?, "paddockd")
             }
-            Transport::Http { host, .. } => {
-                let stream = TcpStream::connect(host.as_str())
-                    .await
-                    .with_context(|| format!("connecting to {host}"))?;
+            Transport::Http { host, tls, .. } => {
+                let stream = crate::remote::tls::connect(host, tls.as_ref()).await?;
                 (handshake(stream).await?, host.as_str())
             }
         };

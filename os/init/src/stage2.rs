@@ -99,12 +99,14 @@ pub fn run() -> anyhow::Result<Infallible> {
     shutdown(kind)
 }
 
-/// The web UI and API (issue #5) on every private address, port
-/// `http_port` (80). Before supervision so it answers while services start.
+/// The web UI and API (issue #5) on every private address: HTTPS on
+/// `https_port` (443) with the image's certificate, `http_port` (80)
+/// redirecting to it. Before supervision so it answers while services start.
 fn start_web(config: &SystemConfig) {
     let port = config.http_port.unwrap_or(80);
     let web = WebConfig::new("/", &config.hostname, Listen::Private(port))
-        .with_password_hash(config.update_password_hash.clone());
+        .with_password_hash(config.update_password_hash.clone())
+        .with_https_port(Some(config.https_port.unwrap_or(443)));
     if let Err(e) = web::spawn(web) {
         tracing::error!("web: starting its thread: {e}");
     }

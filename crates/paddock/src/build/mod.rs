@@ -26,6 +26,7 @@ pub mod sbom;
 pub mod signed_update;
 mod squashfs;
 mod system_config;
+mod tls;
 mod tool;
 mod verity;
 
@@ -212,6 +213,9 @@ pub async fn build(opts: &BuildOptions) -> Result<BuildReport> {
         &etc.join(paddock_wire::paths::UPDATE_KEY_FILE),
         update_keys.current.public().to_pem().as_bytes(),
     )?;
+    let device_tls = tls::device(&keys, &device_names(c), chrono::Utc::now().timestamp())?;
+    rootfs::write(&etc.join("tls/cert.pem"), device_tls.chain.as_bytes())?;
+    rootfs::write_private(&etc.join("tls/key.pem"), device_tls.key.as_bytes())?;
     for m in &manifests {
         let data = std::fs::read(&m.source).map_err(io_err("reading", &m.source))?;
         rootfs::write(
@@ -486,6 +490,18 @@ fn install_libs(binaries: &[(&str, &Path)], tree: &Path) -> Result<Vec<sbom::Lib
         });
     }
     Ok(copied)
+}
+
+/// The names the device's certificate is for: its host name, that name
+/// under `.local`, and a static address.
+fn device_names(c: &crate::instance::InstanceConfig) -> Vec<String> {
+    let mut names = vec![c.hostname.clone(), format!("{}.local", c.hostname)];
+    if let crate::instance::config::Network::Static(st) = &c.network {
+        if let Some((addr, _)) = st.address.split_once('/') {
+            names.push(addr.to_string());
+        }
+    }
+    names
 }
 
 /// paddockd's settings on the device: the NTP client's marker, and a clock

@@ -74,6 +74,12 @@ pub fn write(p: &Path, data: &[u8]) -> Result<()> {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).map_err(io_err("chmod", p))
 }
 
+/// Writes a root-only file (mode 0600): the device's TLS key.
+pub fn write_private(p: &Path, data: &[u8]) -> Result<()> {
+    write(p, data)?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(io_err("chmod", p))
+}
+
 /// Copies an executable, mode 0755.
 pub fn install(from: &Path, to: &Path) -> Result<()> {
     std::fs::copy(from, to).map_err(io_err("copying", from))?;

@@ -14,6 +14,7 @@ pub fn build(c: &InstanceConfig, password_salt: [u8; 16]) -> Result<SystemConfig
     let invalid = |m: String| BuildError::Layout(format!("config.yaml: {m}"));
     let mut s = SystemConfig::new(c.hostname.clone());
     s.http_port = Some(c.http_port);
+    s.https_port = Some(c.https_port);
     s.breakglass = c.breakglass;
     s.update_password_hash = Some(password_hash(&c.update_password, password_salt)?);
     s.network = match &c.network {

@@ -25,7 +25,6 @@ use paddock_wire::update::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpStream;
 
 use crate::build::{self, BuildOptions};
 
@@ -55,20 +54,24 @@ const REQUEST_LIMIT: Duration = Duration::from_secs(30);
 const POLL_LIMIT: Duration = Duration::from_secs(10);
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
-/// The device's HTTP API with Basic auth.
+/// The device's HTTP API with Basic auth, over HTTPS checked against the
+/// instance's CA when it has one.
 struct Device {
     host: String,
     auth: String,
+    tls: Option<crate::remote::tls::TlsTarget>,
 }
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
 impl Device {
     async fn send(&self, req: Request<Body>) -> anyhow::Result<(u16, Value)> {
-        let stream = tokio::time::timeout(CONNECT_LIMIT, TcpStream::connect(&self.host))
-            .await
-            .map_err(|_| anyhow::anyhow!("connecting to {}: timed out", self.host))?
-            .with_context(|| format!("connecting to {}", self.host))?;
+        let stream = tokio::time::timeout(
+            CONNECT_LIMIT,
+            crate::remote::tls::connect(&self.host, self.tls.as_ref()),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {}: timed out", self.host))??;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .with_context(|| format!("talking to {}", self.host))?;
@@ -231,16 +234,21 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
         Some(p) => p,
         None => instance.config.update_password.clone(),
     };
-    let host = if args.host.contains(':') {
-        args.host.clone()
-    } else {
-        format!("{}:80", args.host)
-    };
+    let remote = crate::remote::Device::resolve(
+        &args.host,
+        Some(&instance_dir),
+        None,
+        Some(password.clone()),
+    )?;
     let auth = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("paddock:{password}"))
     );
-    let device = Device { host, auth };
+    let device = Device {
+        host: remote.host,
+        auth,
+        tls: remote.tls,
+    };
 
     // 1. Build (the image is a by-product; the pieces are what we send).
     let work = tempfile::Builder::new()
@@ -416,6 +424,7 @@ mod tests {
         let device = Device {
             host: host.clone(),
             auth: "Basic x".into(),
+            tls: None,
         };
         let started = Instant::now();
         let err = device

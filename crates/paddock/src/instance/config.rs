@@ -40,9 +40,14 @@ pub struct InstanceConfig {
     /// NTP servers used until DHCP names some (host or host:port).
     #[serde(default = "default_ntp")]
     pub ntp_servers: Vec<String>,
-    /// Port of the device's web interface and API (#5).
+    /// Port of the device's plain HTTP: a redirect to HTTPS and the
+    /// login-free `/health` page.
     #[serde(default = "default_http_port")]
     pub http_port: u16,
+    /// Port of the device's web interface and API over HTTPS (its
+    /// certificate from the instance's CA, keys/tls/).
+    #[serde(default = "default_https_port")]
+    pub https_port: u16,
     /// Start the breakglass SSH server at boot; otherwise it starts on
     /// demand (web UI, `paddock start breakglass --host …`). Keys: the
     /// instance's `breakglass.authorized_keys`, copied to /perm.
@@ -87,6 +92,10 @@ fn default_ntp() -> Vec<String> {
 
 fn default_http_port() -> u16 {
     80
+}
+
+fn default_https_port() -> u16 {
+    443
 }
 
 /// `kernel:` — exactly one of `package` (a Debian package, fetched with

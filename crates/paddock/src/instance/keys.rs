@@ -12,6 +12,8 @@
 //!   password.salt                the update password's bcrypt salt (random)
 //!   secure-boot/{PK,KEK,db}.{key,crt}   the UEFI Secure Boot key set (RSA-2048)
 //!   tls/ca.{key,crt}             the CA of the device's HTTPS certificate
+//!   tls/device.key               the device's HTTPS key (goes into the image)
+//!   tls/device.{crt,json}        its certificate, issued by `paddock build`
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -121,6 +123,13 @@ impl Keys {
             made.push(key);
             made.push(crt);
         }
+        let device = tls.join("device.key");
+        if !device.exists() {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                .map_err(|e| invalid(&device, e))?;
+            write_private(&device, key.serialize_pem().as_bytes())?;
+            made.push(device);
+        }
         let readme = self.dir.join("README");
         if !readme.exists() {
             write_public(&readme, README.as_bytes())?;
@@ -161,7 +170,7 @@ impl Keys {
             .map_err(|_| invalid(&path, "expected 32 hex digits (16 random bytes)"))
     }
 
-    fn missing(&self) -> InstanceError {
+    pub(crate) fn missing(&self) -> InstanceError {
         let instance = self.dir.parent().unwrap_or(Path::new("."));
         invalid(
             &self.dir,
@@ -274,5 +283,10 @@ Once every device runs such a build, `paddock keys rotate --finish`
 removes the old key.
 
 secure-boot/              PK, KEK and db for UEFI Secure Boot.
-tls/ca.*                  the CA of the devices' HTTPS certificates.
+tls/ca.*                  the CA of the devices' HTTPS certificates: trust
+                          tls/ca.crt in a browser to open the device's pages
+                          without a warning.
+tls/device.*              the device's HTTPS key and certificate: these two
+                          are copied into the image (the device must present
+                          them); the build renews the certificate.
 ";

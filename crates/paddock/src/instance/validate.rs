@@ -83,6 +83,9 @@ pub fn check(c: &InstanceConfig, dir: &Path) -> Result<(), String> {
     if c.http_port == 0 {
         return Err("http_port: must be 1-65535".into());
     }
+    if c.https_port == 0 || c.https_port == c.http_port {
+        return Err("https_port: must be 1-65535 and not http_port".into());
+    }
     for (what, size, min) in [
         ("disk.esp", c.disk.esp.0, MIN_ESP),
         ("disk.root", c.disk.root.0, MIN_ROOT),

@@ -4,6 +4,7 @@
 //! `/api/v1` proxy of paddockd's API with the ordinary [`crate::client::Client`].
 
 pub mod services;
+pub mod tls;
 
 use std::path::Path;
 
@@ -18,11 +19,17 @@ pub struct Device {
     pub host: String,
     /// None: no credentials are sent (the device answers 401).
     pub password: Option<String>,
+    /// HTTPS, checked against the instance's CA; `None`: plain HTTP (no
+    /// instance, or one without keys).
+    pub tls: Option<tls::TlsTarget>,
 }
 
 impl Device {
-    /// `host` is `HOST[:PORT]` (IPv6: `[ADDR]:PORT`); the port defaults to
-    /// the instance's `http_port`, else 80. The password is `password`
+    /// `host` is `HOST[:PORT]` (IPv6: `[ADDR]:PORT`). With an instance
+    /// that has its CA (`keys/tls/ca.crt`) the device is spoken to over
+    /// HTTPS, the port defaulting to its `https_port`; otherwise plain
+    /// HTTP on port 80 (a warning says the password is not protected).
+    /// The password is `password`
     /// (`--password`), else `$PADDOCK_PASSWORD`, else the instance's
     /// `update_password`: the most explicit wins.
     pub fn resolve(
@@ -37,12 +44,44 @@ impl Device {
                     .with_context(|| format!("reading the instance {}", dir.display()))
             })
             .transpose()?;
-        let port = instance.as_ref().map(|i| i.config.http_port).unwrap_or(80);
+        let tls = match &instance {
+            Some(i) => {
+                let ca_path = crate::instance::keys::Keys::of(&i.dir)
+                    .dir
+                    .join("tls/ca.crt");
+                match std::fs::read_to_string(&ca_path) {
+                    Ok(ca_pem) => Some(tls::TlsTarget {
+                        ca_pem,
+                        ca_path,
+                        server_name: i.config.hostname.clone(),
+                    }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("reading {}", ca_path.display()))
+                    }
+                }
+            }
+            None => None,
+        };
+        let port = match (&instance, &tls) {
+            (Some(i), Some(_)) => i.config.https_port,
+            (Some(i), None) => i.config.http_port,
+            (None, _) => 80,
+        };
         let host = with_port(host, port)?;
         let password = password
             .or(env_password.filter(|p| !p.is_empty()))
             .or(instance.map(|i| i.config.update_password));
-        Ok(Device { host, password })
+        if tls.is_none() && password.is_some() {
+            tracing::warn!(
+                "{host}: plain HTTP (no --instance with keys/tls/ca.crt): the password is not protected"
+            );
+        }
+        Ok(Device {
+            host,
+            password,
+            tls,
+        })
     }
 }
 
@@ -118,7 +157,8 @@ mod tests {
         assert_eq!(d.password.as_deref(), Some(config.update_password.as_str()));
         let d = Device::resolve("gate", Some(&inst), Some("env".into()), None).unwrap();
         assert_eq!(d.password.as_deref(), Some("env"));
-        assert_eq!(d.host, format!("gate:{}", config.http_port));
+        assert_eq!(d.host, format!("gate:{}", config.https_port));
+        assert_eq!(d.tls.as_ref().map(|t| t.server_name.as_str()), Some("gate"));
         let d = Device::resolve("gate:1", None, Some("env".into()), Some("flag".into())).unwrap();
         assert_eq!(
             (d.host.as_str(), d.password.as_deref()),
@@ -126,6 +166,8 @@ mod tests {
         );
         let d = Device::resolve("gate", None, None, Some("flag".into())).unwrap();
         assert_eq!(d.password.as_deref(), Some("flag"));
+        assert!(d.tls.is_none());
+        assert_eq!(d.host, "gate:80");
         let e = Device::resolve("gate", Some(&dir.path().join("none")), None, None).unwrap_err();
         assert!(format!("{e:#}").contains("reading the instance"), "{e:#}");
     }

@@ -1,6 +1,9 @@
 //! The listeners: the unix socket, and TCP on fixed addresses or on every
 //! private address (re-checked every few seconds: binding new addresses
-//! as DHCP or SLAAC adds them, dropping vanished ones).
+//! as DHCP or SLAAC adds them, dropping vanished ones). The certificate is
+//! the one in /perm/web (the owner's own), else the image's
+//! /etc/paddock/tls; with one, the device serves HTTPS on `https_port` and
+//! its plain port only redirects there.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +14,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::peer::Peer;
 use super::state::AppState;
-use super::{routes, serve, tls, Listen, WebConfig};
+use super::{redirect, routes, serve, tls, Listen, WebConfig};
 use paddock_sys::addresses;
 
 const RECHECK: Duration = Duration::from_secs(3);
@@ -22,13 +25,21 @@ pub async fn run(config: WebConfig) {
     if config.password_hash.is_none() {
         tracing::warn!("web: no update_password_hash in system.json: every TCP request gets 401");
     }
-    let tls = match tls::load(&config.root.join("perm/web")) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!("web: {e}; serving plain HTTP");
-            None
+    let mut tls = None;
+    for dir in ["perm/web", "etc/paddock/tls"] {
+        match tls::load(&config.root.join(dir)) {
+            Ok(Some(t)) => {
+                tracing::info!(certificate = %config.root.join(dir).display(), "web: TLS");
+                tls = Some(t);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("web: {e}"),
         }
-    };
+    }
+    if tls.is_none() {
+        tracing::warn!("web: no certificate: serving plain HTTP (the password crosses the network in the clear)");
+    }
     let unix = config.root.join("run/paddock/web.sock");
     match bind_unix(&unix) {
         Ok(l) => {
@@ -52,7 +63,14 @@ pub async fn run(config: WebConfig) {
                 let _ = t.await;
             }
         }
-        Listen::Private(port) => watch(port, router, tls).await,
+        Listen::Private(port) => match (tls, config.https_port) {
+            (Some(tls), Some(https)) => {
+                tracing::info!(https, http = port, "web: HTTPS; plain HTTP redirects");
+                tokio::spawn(watch(port, redirect::router(https), None));
+                watch(https, router, Some(tls)).await
+            }
+            (tls, _) => watch(port, router, tls).await,
+        },
     }
 }
 

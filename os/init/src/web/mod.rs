@@ -23,6 +23,7 @@ mod paddockd;
 mod peer;
 mod power;
 mod proxy;
+mod redirect;
 mod routes;
 mod serve;
 mod services;
@@ -57,6 +58,10 @@ pub struct WebConfig {
     /// bcrypt hash of the update password (system.json
     /// `update_password_hash`); `None` refuses every TCP request.
     pub password_hash: Option<String>,
+    /// With a certificate and [`Listen::Private`]: the UI and API are
+    /// served over HTTPS on this port, and the plain port only redirects
+    /// (and answers `/health`).
+    pub https_port: Option<u16>,
 }
 
 impl WebConfig {
@@ -66,7 +71,13 @@ impl WebConfig {
             hostname: hostname.into(),
             listen,
             password_hash: None,
+            https_port: None,
         }
+    }
+
+    pub fn with_https_port(mut self, port: Option<u16>) -> Self {
+        self.https_port = port;
+        self
     }
 
     pub fn with_password_hash(mut self, hash: Option<String>) -> Self {
