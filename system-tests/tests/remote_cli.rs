@@ -19,11 +19,18 @@ fn paddock(host: &str, password: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(bin("paddock"));
     cmd.args(["--host", host]).args(args).stdin(Stdio::null());
     cmd.env_remove("PADDOCK_PASSWORD");
+    // The instance (its CA checks the device's certificate): set by the
+    // test once it made one.
+    if let Some(dir) = INSTANCE.get() {
+        cmd.env("PADDOCK_INSTANCE", dir);
+    }
     if let Some(p) = password {
         cmd.env("PADDOCK_PASSWORD", p);
     }
     cmd.output().unwrap()
 }
+
+static INSTANCE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 fn ok(out: &Output) -> String {
     assert!(
@@ -86,6 +93,10 @@ fn the_cli_drives_services_and_containers_of_a_device() {
         .trim_matches('"')
         .to_string();
 
+    // The device's certificate, from the instance's CA (as `paddock build`
+    // puts one into the image): `--instance` speaks HTTPS and checks it.
+    support::tls::install_device_cert(&instance, "gate", inst.root());
+    INSTANCE.set(instance.clone()).unwrap();
     let port = free_port();
     let hash = bcrypt::hash(&password, 4).unwrap();
     let _init = TestInit::start_in(
@@ -105,8 +116,34 @@ fn the_cli_drives_services_and_containers_of_a_device() {
         )),
         "{e}"
     );
-    let e = err(&paddock(&host, None, &["restart", "web"]));
+    let e = err(&paddock(&host, None, &["--password", "", "restart", "web"]));
     assert!(e.contains("wrong password"), "{e}");
+    // A device whose certificate is not from this instance's CA (another
+    // instance of the same name): refused before any password is sent.
+    let stranger = dir.path().join("stranger");
+    ok(&Command::new(bin("paddock"))
+        .args(["new", "gate", "--dir"])
+        .arg(&stranger)
+        .output()
+        .unwrap());
+    let out = Command::new(bin("paddock"))
+        .args(["--host", &host, "--instance"])
+        .arg(&stranger)
+        .arg("ps")
+        .env_remove("PADDOCK_PASSWORD")
+        .output()
+        .unwrap();
+    let e = err(&out);
+    assert!(e.contains("its certificate must be"), "{e}");
+    assert!(e.contains("stranger/keys/tls/ca.crt"), "{e}");
+    // Without an instance there is no CA: plain HTTP, which this device
+    // does not speak.
+    let out = Command::new(bin("paddock"))
+        .args(["--host", &host, "--password", &password, "ps"])
+        .env_remove("PADDOCK_INSTANCE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
     // Nobody listening: the error names the host.
     let closed = format!("127.0.0.1:{}", free_port());
     let e = err(&paddock(&closed, Some(&password), &["ps"]));
@@ -206,6 +243,7 @@ fn the_cli_drives_services_and_containers_of_a_device() {
             "svc",
         ])
         .env_remove("PADDOCK_PASSWORD")
+        .env("PADDOCK_INSTANCE", &instance)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -267,6 +305,7 @@ fn the_cli_drives_services_and_containers_of_a_device() {
             "A-Z",
         ])
         .env_remove("PADDOCK_PASSWORD")
+        .env("PADDOCK_INSTANCE", &instance)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -309,6 +348,7 @@ fn exec_tty_follows_the_window_size(host: &str, password: &str) {
     ])
     .args(["sh", "-c", "stty size; read x; stty size; read y"])
     .env_remove("PADDOCK_PASSWORD")
+    .env("PADDOCK_INSTANCE", INSTANCE.get().unwrap())
     .stdin(Stdio::from(slave.try_clone().unwrap()))
     .stdout(Stdio::from(slave.try_clone().unwrap()))
     .stderr(Stdio::from(slave));

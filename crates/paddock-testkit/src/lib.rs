@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod registry;
 pub mod staged_disk;
 pub mod terminal;
+pub mod tls;
 pub mod token;
 
 use std::os::unix::fs::MetadataExt;

@@ -37,7 +37,8 @@ struct Cli {
     #[arg(long, global = true, value_name = "HOST[:PORT]")]
     host: Option<String>,
     /// The instance directory (build, edit, add; with --host its
-    /// update_password is the device's password).
+    /// update_password is the device's password and its CA checks the
+    /// device's HTTPS certificate); env PADDOCK_INSTANCE.
     #[arg(long, global = true, value_name = "DIR")]
     instance: Option<PathBuf>,
     /// The device's password when there is no --instance and no
@@ -224,7 +225,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     let client = match &cli.host {
         Some(host) => client::Client::remote(&remote::Device::resolve(
             host,
-            cli.instance.as_deref(),
+            cli.instance
+                .clone()
+                .or_else(|| std::env::var_os("PADDOCK_INSTANCE").map(PathBuf::from))
+                .as_deref(),
             std::env::var("PADDOCK_PASSWORD").ok(),
             cli.password.clone(),
         )?)?,
