@@ -223,7 +223,7 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
             "--fwd",
             &format!("{ssh_port}:22"),
             "--fwd",
-            &format!("{http_port}:80"),
+            &format!("{http_port}:443"),
         ],
     );
     vm.wait_for_log(
@@ -282,12 +282,18 @@ fn irssi_waits_for_the_clock_attaches_over_ssh_keeps_its_settings_and_is_restart
     detach(&term, &serial_log);
     drop(term);
 
-    // A clean reboot through the device's API (`POST /reboot`); vm/run's
-    // QEMU stops at the guest's reset, and boots the disk again below.
+    // A clean reboot through the device's API (`POST /reboot`) over HTTPS,
+    // the certificate checked against the instance's CA as a browser that
+    // trusts keys/tls/ca.crt does; vm/run's QEMU stops at the guest's
+    // reset, and boots the disk again below.
     let out = Command::new("curl")
         .args(["-fsS", "-X", "POST", "-H", "Accept: application/json", "-u"])
         .arg(format!("paddock:{PASSWORD}"))
-        .arg(format!("http://127.0.0.1:{http_port}/reboot"))
+        .arg("--cacert")
+        .arg(inst.join("keys/tls/ca.crt"))
+        .arg("--resolve")
+        .arg(format!("irssi:{http_port}:127.0.0.1"))
+        .arg(format!("https://irssi:{http_port}/reboot"))
         .output()
         .unwrap();
     assert!(out.status.success(), "POST /reboot: {}", stderr(&out));
