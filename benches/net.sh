@@ -38,8 +38,6 @@ new_netns() { # NAME: a namespace standing in for a host
 
 # ge_verdict RATIO TARGET: "met" when RATIO >= TARGET.
 ge_verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r >= t) ? "met" : "NOT met"}'; }
-# Median of numbers on stdin, as a decimal (pct is for integers).
-median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 fmt1() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
 
 step "4. bridged networking: paddockd vs podman (runc, CNI bridge), each in its own network namespace"
