@@ -28,6 +28,7 @@ busybox_rootfs "$T/boot-rootfs"
     --env PATH=/bin --cmd '["sh"]' --push >/dev/null
 BI=$T/boot-inst
 "$BIN/paddock" new bench --dir "$BI" >/dev/null
+sed -i '/^registries:/d; /^preload:/d' "$BI/config.yaml"
 cat >>"$BI/config.yaml" <<YAML
 registries: {insecure: ["10.0.2.2:$PORT", "$REGISTRY"], mirrors: {"10.0.2.2:$PORT": ["$REGISTRY"]}}
 preload: true
