@@ -99,7 +99,6 @@ impl Keys {
             }
             let (k, c) = certificate(
                 &format!("paddock {hostname} Secure Boot {name}"),
-                true,
                 Algorithm::Rsa2048,
             )
             .map_err(|e| invalid(&key, e))?;
@@ -114,7 +113,6 @@ impl Keys {
         if !key.exists() {
             let (k, c) = certificate(
                 &format!("paddock {hostname} device CA"),
-                true,
                 Algorithm::EcdsaP256,
             )
             .map_err(|e| invalid(&key, e))?;
@@ -238,11 +236,7 @@ enum Algorithm {
 }
 
 /// A self-signed CA certificate valid for 20 years: (key PEM, cert PEM).
-fn certificate(
-    common_name: &str,
-    ca: bool,
-    algorithm: Algorithm,
-) -> Result<(String, String), rcgen::Error> {
+fn certificate(common_name: &str, algorithm: Algorithm) -> Result<(String, String), rcgen::Error> {
     let key = match algorithm {
         Algorithm::Rsa2048 => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)?,
         Algorithm::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?,
@@ -251,14 +245,12 @@ fn certificate(
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
-    if ca {
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-    }
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
     let year = chrono::Datelike::year(&chrono::Utc::now());
     params.not_before = rcgen::date_time_ymd(year, 1, 1);
     params.not_after = rcgen::date_time_ymd(year + 20, 1, 1);
