@@ -423,3 +423,38 @@ async fn a_device_without_a_key_refuses_every_update() {
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(error(&body).contains("no usable update key"), "{body}");
 }
+
+/// A key rotation: the build carrying the new key is signed by the new and
+/// the old key; a device that trusts the old one accepts it for the old
+/// key's signature, and refuses it signed by the new key alone.
+#[tokio::test]
+async fn a_new_key_is_accepted_only_when_the_old_key_signed_too() {
+    let s = stage('a');
+    let app = router_with(UpdateState::new(s.device.clone()));
+    let (new_key, _) = SigningKey::generate().unwrap();
+    let mut st = statement(3, b"root", b"k", b"i");
+    st.root_key = new_key.public().fingerprint();
+    let (bytes, new_sig) = paddock_trust::sign_statement(&new_key, &st).unwrap();
+    let old_sig = s.key.sign(&bytes).unwrap();
+    let (code, body) = call_with(
+        &app,
+        "PUT",
+        "/statement",
+        &[("X-Paddock-Signature", new_sig.clone())],
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    let (code, body) = call_with(
+        &app,
+        "PUT",
+        "/statement",
+        &[
+            ("X-Paddock-Signature", new_sig),
+            ("X-Paddock-Signature", old_sig),
+        ],
+        bytes,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+}
