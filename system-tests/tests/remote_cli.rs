@@ -136,10 +136,28 @@ fn the_cli_drives_services_and_containers_of_a_device() {
     let e = err(&out);
     assert!(e.contains("its certificate must be"), "{e}");
     assert!(e.contains("stranger/keys/tls/ca.crt"), "{e}");
-    // Without an instance there is no CA: plain HTTP, which this device
-    // does not speak.
+    // Without an instance there is no CA: the CLI will not send the
+    // password in the clear unless told to, and this device does not speak
+    // plain HTTP anyway.
     let out = Command::new(bin("paddock"))
         .args(["--host", &host, "--password", &password, "ps"])
+        .env_remove("PADDOCK_INSTANCE")
+        .output()
+        .unwrap();
+    let e = err(&out);
+    assert!(
+        e.contains("in the clear") && e.contains("--insecure-http"),
+        "{e}"
+    );
+    let out = Command::new(bin("paddock"))
+        .args([
+            "--host",
+            &host,
+            "--password",
+            &password,
+            "--insecure-http",
+            "ps",
+        ])
         .env_remove("PADDOCK_INSTANCE")
         .output()
         .unwrap();

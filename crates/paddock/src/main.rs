@@ -45,6 +45,10 @@ struct Cli {
     /// $PADDOCK_PASSWORD.
     #[arg(long, global = true)]
     password: Option<String>,
+    /// With --host and no instance CA: speak plain HTTP and send the
+    /// password in the clear (a device built without keys).
+    #[arg(long, global = true)]
+    insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -231,6 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .as_deref(),
             std::env::var("PADDOCK_PASSWORD").ok(),
             cli.password.clone(),
+            cli.insecure_http,
         )?)?,
         None => client::Client::new(&socket),
     };

@@ -239,6 +239,7 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<i32> {
         Some(&instance_dir),
         None,
         Some(password.clone()),
+        false,
     )?;
     let auth = format!(
         "Basic {}",

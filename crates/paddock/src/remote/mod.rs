@@ -28,7 +28,9 @@ impl Device {
     /// `host` is `HOST[:PORT]` (IPv6: `[ADDR]:PORT`). With an instance
     /// that has its CA (`keys/tls/ca.crt`) the device is spoken to over
     /// HTTPS, the port defaulting to its `https_port`; otherwise plain
-    /// HTTP on port 80 (a warning says the password is not protected).
+    /// HTTP on port 80, which carries a password only with `insecure_http`
+    /// (`--insecure-http`): a device built with keys only redirects there,
+    /// and the password would already have crossed the network.
     /// The password is `password`
     /// (`--password`), else `$PADDOCK_PASSWORD`, else the instance's
     /// `update_password`: the most explicit wins.
@@ -37,6 +39,7 @@ impl Device {
         instance: Option<&Path>,
         env_password: Option<String>,
         password: Option<String>,
+        insecure_http: bool,
     ) -> anyhow::Result<Device> {
         let instance = instance
             .map(|dir| {
@@ -73,9 +76,15 @@ impl Device {
             .or(env_password.filter(|p| !p.is_empty()))
             .or(instance.map(|i| i.config.update_password));
         if tls.is_none() && password.is_some() {
-            tracing::warn!(
-                "{host}: plain HTTP (no --instance with keys/tls/ca.crt): the password is not protected"
-            );
+            if !insecure_http {
+                anyhow::bail!(
+                    "{host}: no CA to check the device's HTTPS certificate against, so the password \
+                     would cross the network in the clear: pass --instance DIR (or $PADDOCK_INSTANCE; \
+                     an older instance needs `paddock keys init`), or --insecure-http for a device \
+                     that speaks only plain HTTP"
+                );
+            }
+            tracing::warn!("{host}: plain HTTP (--insecure-http): the password is not protected");
         }
         Ok(Device {
             host,
@@ -152,23 +161,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inst = dir.path().join("gate");
         Instance::create(&inst, "gate").unwrap();
-        let d = Device::resolve("gate", Some(&inst), None, None).unwrap();
+        let d = Device::resolve("gate", Some(&inst), None, None, false).unwrap();
         let config = Instance::load(&inst).unwrap().config;
         assert_eq!(d.password.as_deref(), Some(config.update_password.as_str()));
-        let d = Device::resolve("gate", Some(&inst), Some("env".into()), None).unwrap();
+        let d = Device::resolve("gate", Some(&inst), Some("env".into()), None, false).unwrap();
         assert_eq!(d.password.as_deref(), Some("env"));
         assert_eq!(d.host, format!("gate:{}", config.https_port));
         assert_eq!(d.tls.as_ref().map(|t| t.server_name.as_str()), Some("gate"));
-        let d = Device::resolve("gate:1", None, Some("env".into()), Some("flag".into())).unwrap();
+        let d = Device::resolve(
+            "gate:1",
+            None,
+            Some("env".into()),
+            Some("flag".into()),
+            true,
+        )
+        .unwrap();
         assert_eq!(
             (d.host.as_str(), d.password.as_deref()),
             ("gate:1", Some("flag"))
         );
-        let d = Device::resolve("gate", None, None, Some("flag".into())).unwrap();
+        let e = Device::resolve("gate", None, None, Some("flag".into()), false).unwrap_err();
+        assert!(format!("{e:#}").contains("in the clear"), "{e:#}");
+        let d = Device::resolve("gate", None, None, Some("flag".into()), true).unwrap();
         assert_eq!(d.password.as_deref(), Some("flag"));
         assert!(d.tls.is_none());
         assert_eq!(d.host, "gate:80");
-        let e = Device::resolve("gate", Some(&dir.path().join("none")), None, None).unwrap_err();
+        let e =
+            Device::resolve("gate", Some(&dir.path().join("none")), None, None, false).unwrap_err();
         assert!(format!("{e:#}").contains("reading the instance"), "{e:#}");
     }
 }
