@@ -550,6 +550,8 @@ fn update_to_a_new_version_rolls_back_a_broken_one_and_survives_power_loss() {
         .arg(&inst)
         .args(["--host", &format!("127.0.0.1:{web}"), "--bin-dir", &bin_dir])
         .args(["--epoch", "1767225600", "--timeout-secs", "120"])
+        // Killed below: its temp dir (the build, ~80 MB) stays in ours.
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
