@@ -101,6 +101,15 @@ pub fn sync_dir(dir: &Path) -> Result<(), UpdateError> {
     paddock_sys::fs::fsync_dir(dir).map_err(UpdateError::io("syncing", dir))
 }
 
+/// Whether `slot`'s newest entry is good (no boot counter): what the
+/// anti-rollback floor takes the running root's generation from.
+pub fn newest_is_good(list: &[Entry], slot: Slot) -> bool {
+    list.iter()
+        .filter(|e| e.slot == slot)
+        .max_by_key(|e| e.generation)
+        .is_some_and(|e| e.tries_left.is_none())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

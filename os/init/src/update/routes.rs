@@ -132,6 +132,7 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<UpdateStatus>, Upd
         Ok(e) => (e, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
+    let running_good = entries::newest_is_good(&entries, slot);
     let entries: Vec<EntryStatus> = entries
         .iter()
         .map(|e| EntryStatus {
@@ -150,11 +151,6 @@ async fn status(State(st): State<UpdateState>) -> Result<Json<UpdateStatus>, Upd
             },
         })
         .collect();
-    let running_good = entries
-        .iter()
-        .filter(|e| e.slot == slot)
-        .max_by_key(|e| e.generation)
-        .is_some_and(|e| e.state == EntryState::Good);
     let verified = match st.progress.try_lock() {
         Ok(v) if v.slot == Some(slot.other()) => WireVerified {
             statement: v.statement.as_ref().map(|s| Accepted {
@@ -259,11 +255,7 @@ async fn put_statement(
     let slot = device.running_slot()?;
     let running_good = blocking(move || {
         let esp = device.mount_esp()?;
-        Ok(entries::list(esp.path())?
-            .into_iter()
-            .filter(|e| e.slot == slot)
-            .max_by_key(|e| e.generation)
-            .is_some_and(|e| e.tries_left.is_none()))
+        Ok(entries::newest_is_good(&entries::list(esp.path())?, slot))
     })
     .await?;
     let floor = st.device.rollback_floor(running_good);
